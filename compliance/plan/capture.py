@@ -1,0 +1,165 @@
+"""Capture a stack's Plan by running the real Pulumi program under Pulumi's mock engine.
+
+No cloud, no CLI: ``pulumi.runtime.set_mocks`` stands in for the engine, and a recording monitor
+keeps what ``pulumi preview`` would show: urn, type, parent, provider, inputs and dependencies of
+every registered resource. Big catalogs are captured in parallel processes, one shard of models
+each (the mock engine is ~400 resources/s in one process); shards are merged by URN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from compliance.errors import MlgateError, PlanError
+from compliance.plan.model import SECRET, Plan, PlannedResource, assign_regions, normalise
+from compliance.spec.load import load_catalog, load_stack_config
+from compliance.spec.stack import SecretRef
+
+__all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config"]
+
+PROJECT = "mlgate"
+# Below this many model deployments one process is faster than starting workers.
+PARALLEL_THRESHOLD = 60
+
+
+def mock_config(stack_file: Path) -> dict[str, str]:
+    """The stack file's config as Pulumi hands it to a program: JSON strings, secrets masked
+    (they cannot be decrypted here, and must never reach a plan anyway)."""
+    from compliance.spec.yamlsafe import load_yaml
+
+    data, _ = load_yaml(stack_file)
+
+    def unsecure(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"secure"}:
+                return SECRET
+            return {k: unsecure(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unsecure(v) for v in value]
+        return value
+
+    config: dict[str, str] = {}
+    for key, value in data["config"].items():
+        plain = unsecure(value)
+        config[key] = plain if isinstance(plain, str) else json.dumps(plain)
+    return config
+
+
+def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int, int] | None) -> list[PlannedResource]:
+    """Run the program once under mocks in this process; returns the recorded resources."""
+    import pulumi
+    from pulumi.runtime import mocks, rpc, settings
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from compliance.program import build
+
+    recorded: list[PlannedResource] = []
+    lock = threading.Lock()
+
+    class _Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            return f"{args.name}-id", args.inputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            return {}, None
+
+    class _RecordingMonitor(mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            if request.type == "pulumi:pulumi:Stack":
+                return super().RegisterResource(request)
+            mocks._ensure_event_loop()
+            inputs = rpc.deserialize_properties(request.object)  # secrets stay wrapped: normalise masks them
+            urn = self.make_urn(request.parent, request.type, request.name)
+            resource = PlannedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent or None,
+                provider=request.provider or None,
+                inputs=normalise(inputs),
+                dependencies=tuple(request.dependencies),
+            )
+            with lock:
+                recorded.append(resource)
+            resource_id, state = self.mocks.new_resource(
+                mocks.MockResourceArgs(request.type, request.name, inputs, request.provider, custom=request.custom)
+            )
+            state_proto = _sync_await(rpc.serialize_properties(state, {}))
+            self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=state_proto)
+
+    settings.ROOT.set(None)  # a fresh root Stack resource per run (several stacks per process)
+    monitor = _RecordingMonitor(_Mocks())
+    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=environment, preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config(config, [])
+    errors: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            build(root, shard=shard)
+        except BaseException as exc:  # surfaced after the engine unwinds
+            errors.append(exc)
+            raise
+
+    try:
+        _sync_await(run_pulumi_func(program))
+    except BaseException as exc:
+        failure = errors[0] if errors else exc
+        if isinstance(failure, MlgateError):
+            raise failure from None
+        raise PlanError(f"the Pulumi program failed under the mock engine: {failure}") from failure
+    return recorded
+
+
+def _run_shard(args: tuple[Path, str, dict[str, str], tuple[int, int]]) -> list[PlannedResource]:
+    root, environment, config, shard = args
+    return _run(root, environment, config, shard)
+
+
+def capture_plan(
+    root: Path,
+    environment: str,
+    *,
+    stack_file: Path | None = None,
+    catalog: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Run ``stacks/`` for ``environment`` under the mock engine and return its Plan."""
+    stack_file = stack_file or root / "stacks" / f"Pulumi.{environment}.yaml"
+    if not stack_file.is_file():
+        raise PlanError(f"no stack config for environment {environment!r}", file=stack_file)
+    # Validate here, in one process, so a bad catalog fails once with a clear error.
+    stack = load_stack_config(stack_file, environment)
+    count = len(load_catalog(catalog or root / stack.catalog).deployments(stack))
+    config = mock_config(stack_file)
+    if catalog is not None:
+        config["mlgate:catalog"] = str(catalog.resolve())
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if count < PARALLEL_THRESHOLD or workers == 1:
+        if progress:
+            progress(f"running the program for {environment} ({count} model deployments)")
+        resources = _run(root, environment, config, None)
+    else:
+        if progress:
+            progress(f"running the program for {environment} ({count} model deployments, {workers} processes)")
+        jobs = [(root, environment, config, (i, workers)) for i in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            shards = list(pool.map(_run_shard, jobs))
+        merged: dict[str, PlannedResource] = {}
+        for shard in shards:
+            for resource in shard:
+                merged.setdefault(resource.urn, resource)
+        resources = list(merged.values())
+    resources = sorted(assign_regions(resources), key=lambda r: r.urn)
+    return Plan(PROJECT, environment, "mock", tuple(resources))
+

@@ -1,0 +1,108 @@
+"""The stack config (``stacks/Pulumi.<env>.yaml``, Pulumi's own format), the ``mlgate:`` part typed.
+
+The same model is built from the YAML file (``mlgate plan``, tests) and from the live Pulumi config
+inside ``pulumi up``, where structured values arrive as JSON strings and secrets decrypted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from compliance.spec.types import DnsLabel, Region
+
+__all__ = ["GpuNodePool", "PolicyConfig", "RegionConfig", "SecretRef", "StackConfig", "consistency_errors"]
+
+InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9-]+$", max_length=40)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SecretRef(_Strict):
+    """A ``{secure: ...}`` value: Pulumi-encrypted, never decrypted or printed by mlgate."""
+
+    secure: str
+
+
+class GpuNodePool(_Strict):
+    name: DnsLabel
+    instanceTypes: list[InstanceType] = Field(min_length=1)
+    minSize: int = Field(ge=0, le=1000)
+    maxSize: int = Field(ge=1, le=1000)
+
+
+class RegionConfig(_Strict):
+    name: Region
+    cluster: Literal["provision", "existing"]
+    gpuNodePools: list[GpuNodePool] = []
+    kubeconfig: SecretRef | str | None = Field(
+        default=None, description="Kubeconfig of an existing cluster; store it with `pulumi config set --secret`"
+    )
+
+
+class PolicyConfig(_Strict):
+    engine: Literal["embedded", "opa"] = "embedded"
+    opaUrl: str | None = None
+    mode: Literal["enforce", "advisory", "off"] | None = None
+
+
+class StackConfig(_Strict):
+    """The ``mlgate:`` namespace of one stack; ``environment`` is the stack name."""
+
+    environment: DnsLabel
+    awsRegion: Region
+    catalog: Annotated[str, StringConstraints(min_length=1)] = "models"
+    regions: list[RegionConfig] = Field(min_length=1)
+    policy: PolicyConfig = PolicyConfig()
+    domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = "models.internal"
+    payloadLogUrl: str = "http://mlgate-payload-logger.mlgate-system.svc.cluster.local"
+
+    @property
+    def region_names(self) -> list[str]:
+        return [region.name for region in self.regions]
+
+    def region(self, name: str) -> RegionConfig:
+        return next(r for r in self.regions if r.name == name)
+
+
+# Stack config keys (without the `mlgate:` prefix) and the StackConfig field each fills.
+CONFIG_KEYS = ("catalog", "regions", "policy", "domain", "payloadLogUrl")
+
+
+def consistency_errors(config: StackConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    seen: set[str] = set()
+    for i, region in enumerate(config.regions):
+        at: tuple[str | int, ...] = ("mlgate:regions", i)
+        if region.name in seen:
+            errors.append(((*at, "name"), f"region {region.name!r} is listed twice"))
+        seen.add(region.name)
+        if region.cluster == "existing" and region.kubeconfig is None:
+            errors.append(((*at, "kubeconfig"), "cluster: existing needs a kubeconfig (pulumi config set --secret)"))
+        pools: set[str] = set()
+        for j, pool in enumerate(region.gpuNodePools):
+            if pool.name in pools:
+                errors.append(((*at, "gpuNodePools", j, "name"), f"node pool {pool.name!r} is listed twice"))
+            pools.add(pool.name)
+            if pool.minSize > pool.maxSize:
+                errors.append(
+                    ((*at, "gpuNodePools", j, "minSize"), f"{pool.minSize} is above maxSize {pool.maxSize}")
+                )
+    if config.policy.engine == "opa" and not config.policy.opaUrl:
+        errors.append((("mlgate:policy", "opaUrl"), "engine: opa needs opaUrl"))
+    return errors
+
+
+def stack_fields(environment: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Map a Pulumi config map (``mlgate:regions`` …) onto StackConfig's field names."""
+    fields: dict[str, Any] = {"environment": environment}
+    if "aws:region" in config:
+        fields["awsRegion"] = config["aws:region"]
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace == "mlgate":
+            fields[name] = value
+    return fields

@@ -1,0 +1,249 @@
+"""Pure functions that render a model's Kubernetes manifests (KServe + Istio) from its arguments.
+
+Kept free of Pulumi so the shapes can be unit-tested and validated against the CRDs directly; the
+``ModelDeployment`` component only registers what these return.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+__all__ = [
+    "DEPLOYMENT_MODE",
+    "GPU_NODE_LABEL",
+    "GPU_RESOURCE",
+    "AbTestArgs",
+    "BatchingArgs",
+    "ModelDeploymentArgs",
+    "PayloadLoggingArgs",
+    "ShadowArgs",
+    "VersionArgs",
+    "destination_rule",
+    "inference_service",
+    "isvc_name",
+    "labels",
+    "namespace",
+    "namespace_name",
+    "predictor_host",
+    "virtual_service",
+]
+
+DEPLOYMENT_MODE = "Standard"  # KServe v0.20 name of raw Deployment mode ("RawDeployment" is deprecated)
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_NODE_LABEL = "mlgate.io/node-class"  # set to "gpu" on the GPU node pools of the platform
+PREDICTOR_PORT = 80  # KServe's predictor Service port in Standard mode
+
+
+class VersionArgs(TypedDict):
+    """A deployed version; ``weight`` 0 keeps it running as a rollback target."""
+
+    name: str
+    storage_uri: str
+    digest: str
+    weight: int
+
+
+class BatchingArgs(TypedDict):
+    max_batch_size: int
+    max_latency_ms: int
+
+
+class PayloadLoggingArgs(TypedDict):
+    mode: str  # all | request | response
+    url: str
+    redact: list[str]
+    retention_days: int | None
+
+
+class AbTestArgs(TypedDict):
+    header: str
+    routes: dict[str, str]  # header value -> version
+
+
+class ShadowArgs(TypedDict):
+    version: str
+    percent: float
+
+
+class ModelDeploymentArgs(TypedDict):
+    """Everything one model needs in one region of one environment.
+
+    Plain values rather than ``pulumi.Input``s: the manifests are computed from them (weights,
+    routes, names), and all of them come from the catalog, known before any resource exists.
+    """
+
+    model: str
+    environment: str
+    region: str
+    owner: str
+    risk_tier: str
+    framework: str
+    protocol: str  # v1 | v2
+    cpu: str
+    memory: str
+    gpu: int
+    min_replicas: int
+    max_replicas: int
+    scale_metric: str
+    scale_target: int
+    versions: list[VersionArgs]  # newest first
+    host: str  # external host name routed by the ingress gateway
+    gateway: str  # namespace/name of the Istio ingress Gateway
+    batching: NotRequired[BatchingArgs | None]
+    payload_logging: NotRequired[PayloadLoggingArgs | None]
+    ab_test: NotRequired[AbTestArgs | None]
+    shadow: NotRequired[ShadowArgs | None]
+
+
+def namespace_name(args: ModelDeploymentArgs) -> str:
+    return f"{args['model']}-{args['environment']}"
+
+
+def isvc_name(args: ModelDeploymentArgs, version: str) -> str:
+    return f"{args['model']}-{version}"
+
+
+def predictor_host(args: ModelDeploymentArgs, version: str) -> str:
+    return f"{isvc_name(args, version)}-predictor.{namespace_name(args)}.svc.cluster.local"
+
+
+def labels(args: ModelDeploymentArgs, version: str | None = None) -> dict[str, str]:
+    """Labels on every resource: policies and dashboards select on them."""
+    result = {
+        "app.kubernetes.io/name": args["model"],
+        "app.kubernetes.io/part-of": "mlgate",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "mlgate.io/model": args["model"],
+        "mlgate.io/environment": args["environment"],
+        "mlgate.io/region": args["region"],
+        "mlgate.io/risk-tier": args["risk_tier"],
+    }
+    if version is not None:
+        result["app.kubernetes.io/version"] = version
+        result["mlgate.io/version"] = version
+    return result
+
+
+def _metadata(args: ModelDeploymentArgs, name: str, version: str | None = None) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace_name(args), "labels": labels(args, version)}
+
+
+def namespace(args: ModelDeploymentArgs) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace_name(args),
+            "labels": {**labels(args), "istio-injection": "enabled"},
+            "annotations": {"mlgate.io/owner": args["owner"]},
+        },
+    }
+
+
+def inference_service(args: ModelDeploymentArgs, version: VersionArgs) -> dict[str, Any]:
+    """One KServe InferenceService (v1beta1, Standard mode) for one model version."""
+    gpu = args["gpu"]
+    limits: dict[str, str] = {"cpu": args["cpu"], "memory": args["memory"]}
+    if gpu:
+        limits[GPU_RESOURCE] = str(gpu)
+    predictor: dict[str, Any] = {
+        "minReplicas": args["min_replicas"],
+        "maxReplicas": args["max_replicas"],
+        "scaleMetric": args["scale_metric"],
+        "scaleTarget": args["scale_target"],
+        "labels": labels(args, version["name"]),
+        "model": {
+            "modelFormat": {"name": args["framework"]},
+            "protocolVersion": args["protocol"],
+            "storageUri": version["storage_uri"],
+            "resources": {"requests": {"cpu": args["cpu"], "memory": args["memory"]}, "limits": limits},
+        },
+    }
+    if gpu:
+        predictor["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+        predictor["nodeSelector"] = {GPU_NODE_LABEL: "gpu"}
+    batching = args.get("batching")
+    if batching:
+        predictor["batcher"] = {"maxBatchSize": batching["max_batch_size"], "maxLatency": batching["max_latency_ms"]}
+    annotations = {
+        "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
+        # HPA scales on cpu/memory; request-driven metrics need KEDA in Standard mode.
+        "serving.kserve.io/autoscalerClass": "hpa" if args["scale_metric"] in {"cpu", "memory"} else "keda",
+        "mlgate.io/artifact-digest": version["digest"],
+        "mlgate.io/owner": args["owner"],
+    }
+    logging = args.get("payload_logging")
+    if logging:
+        predictor["logger"] = {"mode": logging["mode"], "url": logging["url"]}
+        # KServe has no redaction of its own: the payload logger service reads these.
+        annotations["mlgate.io/payload-redact"] = ",".join(logging["redact"])
+        if logging["retention_days"] is not None:
+            annotations["mlgate.io/payload-retention-days"] = str(logging["retention_days"])
+    metadata = _metadata(args, isvc_name(args, version["name"]), version["name"])
+    metadata["annotations"] = annotations
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata,
+        "spec": {"predictor": predictor},
+    }
+
+
+def _destination(args: ModelDeploymentArgs, version: str) -> dict[str, Any]:
+    return {"host": predictor_host(args, version), "port": {"number": PREDICTOR_PORT}}
+
+
+def virtual_service(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """Header A/B routes first, then the weighted split (with the shadow mirror) over every version."""
+    http: list[dict[str, Any]] = []
+    ab_test = args.get("ab_test")
+    if ab_test:
+        for value, version in sorted(ab_test["routes"].items()):
+            http.append(
+                {
+                    "name": f"ab-{value}"[:60],
+                    "match": [{"headers": {ab_test["header"]: {"exact": value}}}],
+                    "route": [{"destination": _destination(args, version), "weight": 100}],
+                }
+            )
+    weighted: dict[str, Any] = {
+        "name": "weighted",
+        "route": [
+            {"destination": _destination(args, v["name"]), "weight": v["weight"]} for v in args["versions"]
+        ],
+        "timeout": "30s",
+        "retries": {"attempts": 2, "perTryTimeout": "10s", "retryOn": "connect-failure,refused-stream,unavailable"},
+    }
+    shadow = args.get("shadow")
+    if shadow:
+        weighted["mirror"] = _destination(args, shadow["version"])
+        weighted["mirrorPercentage"] = {"value": float(shadow["percent"])}
+    http.append(weighted)
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": _metadata(args, args["model"]),
+        "spec": {"hosts": [args["host"]], "gateways": [args["gateway"], "mesh"], "http": http},
+    }
+
+
+def destination_rule(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """mTLS and outlier detection for every predictor Service of the model (its namespace)."""
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": _metadata(args, args["model"]),
+        "spec": {
+            "host": f"*.{namespace_name(args)}.svc.cluster.local",
+            "trafficPolicy": {
+                "tls": {"mode": "ISTIO_MUTUAL"},
+                "outlierDetection": {
+                    "consecutive5xxErrors": 5,
+                    "interval": "10s",
+                    "baseEjectionTime": "30s",
+                    "maxEjectionPercent": 50,
+                },
+                "connectionPool": {"http": {"http2MaxRequests": 1000, "maxRetries": 3}},
+            },
+        },
+    }

@@ -1,0 +1,57 @@
+"""``mlgate:serving:ModelDeployment``: one model in one region of one environment.
+
+A namespace, one KServe InferenceService per deployed version (weight 0 included: rollback targets
+stay warm), an Istio VirtualService that splits, A/B-routes and mirrors traffic between the versions'
+predictor Services, and a DestinationRule that enforces mTLS with outlier detection.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import manifests
+from components.manifests import ModelDeploymentArgs
+
+__all__ = ["ModelDeployment", "ModelDeploymentArgs"]
+
+
+def _custom(name: str, manifest: dict[str, object], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=str(manifest["apiVersion"]),
+        kind=str(manifest["kind"]),
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
+
+
+class ModelDeployment(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    inference_services: pulumi.Output[list[str]]
+    host: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlgate:serving:ModelDeployment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns_manifest = manifests.namespace(args)
+        ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=ns_manifest["metadata"], opts=child)
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        services = [
+            _custom(f"{name}-{version['name']}", manifests.inference_service(args, version), in_ns)
+            for version in args["versions"]
+        ]
+        # Routes point at the predictor Services, so they wait for the InferenceServices.
+        routed = pulumi.ResourceOptions(parent=self, depends_on=[ns, *services])
+        _custom(f"{name}-vs", manifests.virtual_service(args), routed)
+        _custom(f"{name}-dr", manifests.destination_rule(args), in_ns)
+
+        self.namespace = pulumi.Output.from_input(manifests.namespace_name(args))
+        self.inference_services = pulumi.Output.from_input(
+            [manifests.isvc_name(args, v["name"]) for v in args["versions"]]
+        )
+        self.host = pulumi.Output.from_input(args["host"])
+        self.register_outputs(
+            {"namespace": self.namespace, "inferenceServices": self.inference_services, "host": self.host}
+        )
