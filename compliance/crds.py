@@ -148,20 +148,21 @@ class CrdCatalog:
         ``apiVersion``; the caller decides whether that is an error.
         """
         api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
-        if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
-            field, value = (
-                ("apiVersion", api_version) if not isinstance(api_version, str) or not api_version else ("kind", kind)
-            )
-            return [CrdViolation(field, "required field missing" if value in (None, "") else "must be a string")]
-        key = (api_version, kind)
+        for field, value in (("apiVersion", api_version), ("kind", kind)):
+            if value is None or value == "":
+                return [CrdViolation(field, "required field missing")]
+            if not isinstance(value, str):
+                return [CrdViolation(field, f"{_short_repr(value)} is not of type 'string'")]
+        key = (str(api_version), str(kind))
         if key not in self._served:
             return [CrdViolation("apiVersion", f"no served CRD version for {api_version} {kind} in {self.directory}")]
         schema, validator = self._validator(key)
+        instance = _prune_nulls(manifest, schema)
         try:
-            errors = list(validator.iter_errors(_prune_nulls(manifest, schema)))
-        except (re.error, UnknownType, Unresolvable, TypeError, RecursionError) as exc:
+            errors = list(validator.iter_errors(instance))
+        except (re.error, UnknownType, Unresolvable, TypeError, RecursionError) as exc:  # a broken CRD schema
             raise CrdError(
-                f"the schema of {api_version} {kind} cannot be evaluated: {_one_line(str(exc))}",
+                f"the schema of {api_version} {kind} cannot be evaluated: {_one_line(str(exc)) or type(exc).__name__}",
                 file=self._served[key].source,
             ) from None
         found: dict[tuple[tuple[tuple[int, int, str], ...], str], CrdViolation] = {}
@@ -228,9 +229,10 @@ def _extract(path: Path, data: bytes) -> list[tuple[str, str, dict[str, Any]]]:
             continue
         out.extend(_served_versions(path, doc))
     nodes: dict[int, int] = {}
-    try:
-        for _, _, schema in out:  # YAML aliases can expand exponentially ("billion laughs") or loop
-            _count_nodes(schema, nodes, set(), max(len(data), 1_000_000))
+    limit = max(len(data), 1_000_000)  # without aliases, a node takes at least one byte of the file
+    try:  # YAML aliases can expand exponentially ("billion laughs") or loop
+        if sum(_count_nodes(schema, nodes, set(), limit) for _, _, schema in out) > limit:
+            raise ValueError(f"schemas expand to more than {limit} nodes (YAML aliases?)")
     except (ValueError, RecursionError) as exc:
         raise CrdError(f"refusing CRD schema: {exc or 'nested too deeply'}", file=path) from None
     return out
@@ -283,7 +285,7 @@ def _count_nodes(node: Any, seen: dict[int, int], active: set[int], limit: int) 
     )
     active.discard(key)
     if total > limit:
-        raise ValueError(f"schema expands to more than {limit} nodes (YAML aliases?)")
+        raise ValueError(f"schemas expand to more than {limit} nodes (YAML aliases?)")
     seen[key] = total
     return total
 
@@ -296,7 +298,7 @@ def _cache_dir() -> Path | None:
         return None
     base = os.environ.get("XDG_CACHE_HOME", "")
     try:
-        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+        root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
     except RuntimeError:  # no home directory
         return None
     return root / "mlgate" / "crds"
@@ -328,14 +330,15 @@ def _cache_write(entry: Path, extracted: list[tuple[str, str, dict[str, Any]]]) 
     }
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
+        fd, name = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
+        tmp = Path(name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, entry)
+                fh.write(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+            tmp.replace(entry)
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                tmp.unlink()
             raise
     except (OSError, TypeError, ValueError):  # the cache is an optimisation only
         return
@@ -430,6 +433,9 @@ def _explain(error: ValidationError) -> Iterator[tuple[list[str | int], str]]:
         if types and len(types) == len(error.validator_value):
             yield base, f"{_short_repr(instance)} is not of type {' or '.join(repr(t) for t in types)}"
             return
+    if error.validator == "pattern" and isinstance(error.validator_value, str):
+        yield base, f"{_short_repr(instance)} does not match the pattern {error.validator_value}"
+        return
     message = error.message
     text = repr(instance)
     if len(text) > 80 and message.startswith(text):

@@ -208,9 +208,7 @@ def virtual_service(args: ModelDeploymentArgs) -> dict[str, Any]:
             )
     weighted: dict[str, Any] = {
         "name": "weighted",
-        "route": [
-            {"destination": _destination(args, v["name"]), "weight": v["weight"]} for v in args["versions"]
-        ],
+        "route": [{"destination": _destination(args, v["name"]), "weight": v["weight"]} for v in args["versions"]],
         "timeout": "30s",
         "retries": {"attempts": 2, "perTryTimeout": "10s", "retryOn": "connect-failure,refused-stream,unavailable"},
     }

@@ -7,6 +7,8 @@ predictor Services, and a DestinationRule that enforces mTLS with outlier detect
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -16,7 +18,7 @@ from components.manifests import ModelDeploymentArgs
 __all__ = ["ModelDeployment", "ModelDeploymentArgs"]
 
 
-def _custom(name: str, manifest: dict[str, object], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+def _custom(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(
         name,
         api_version=str(manifest["apiVersion"]),

@@ -19,7 +19,6 @@ from typing import Any
 from compliance.errors import MlgateError, PlanError
 from compliance.plan.model import SECRET, Plan, PlannedResource, assign_regions, normalise
 from compliance.spec.load import load_catalog, load_stack_config
-from compliance.spec.stack import SecretRef
 
 __all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config"]
 
@@ -57,7 +56,7 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
     from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.proto import resource_pb2
     from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
     from compliance.program import build
 
@@ -74,8 +73,8 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
     class _RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             if request.type == "pulumi:pulumi:Stack":
-                return super().RegisterResource(request)
-            mocks._ensure_event_loop()
+                return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            _ensure_event_loop()  # type: ignore[no-untyped-call]
             inputs = rpc.deserialize_properties(request.object)  # secrets stay wrapped: normalise masks them
             urn = self.make_urn(request.parent, request.type, request.name)
             resource = PlannedResource(
@@ -112,7 +111,7 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
 
     try:
         _sync_await(run_pulumi_func(program))
-    except BaseException as exc:
+    except Exception as exc:  # noqa: BLE001 - any program failure is a plan error (exit 2), never a pass
         failure = errors[0] if errors else exc
         if isinstance(failure, MlgateError):
             raise failure from None
@@ -162,4 +161,3 @@ def capture_plan(
         resources = list(merged.values())
     resources = sorted(assign_regions(resources), key=lambda r: r.urn)
     return Plan(PROJECT, environment, "mock", tuple(resources))
-

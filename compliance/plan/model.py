@@ -49,7 +49,9 @@ class PlannedResource:
     @property
     def is_kubernetes_object(self) -> bool:
         """A Kubernetes object with a manifest (not the provider, not a Helm release)."""
-        return self.custom and self.type.startswith(_K8S_PREFIX) and "kind" in self.inputs and "apiVersion" in self.inputs
+        return (
+            self.custom and self.type.startswith(_K8S_PREFIX) and "kind" in self.inputs and "apiVersion" in self.inputs
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -20,7 +20,15 @@ from compliance.spec.model import ModelDeployment
 from compliance.spec.stack import StackConfig
 from compliance.spec.yamlsafe import LineIndex, load_yaml
 
-__all__ = ["Catalog", "Deployment", "format_path", "load_catalog", "load_model", "load_stack_config", "parse_stack_config"]
+__all__ = [
+    "Catalog",
+    "Deployment",
+    "format_path",
+    "load_catalog",
+    "load_model",
+    "load_stack_config",
+    "parse_stack_config",
+]
 
 MAX_CATALOG_FILES = 10_000
 _SUFFIXES = (".yaml", ".yml")
@@ -44,7 +52,9 @@ def format_path(data: Any, path: Sequence[Hashable]) -> str:
 
 # Human words for the regular expressions of compliance.spec.types.
 _PATTERN_HINTS = {
-    r"^[a-z]([-a-z0-9]*[a-z0-9])?$": "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter",
+    r"^[a-z]([-a-z0-9]*[a-z0-9])?$": (
+        "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter"
+    ),
     r"^sha256:[0-9a-f]{64}$": "must be 'sha256:' followed by 64 lowercase hex digits",
 }
 
@@ -72,9 +82,7 @@ def _error_loc(error: Any) -> tuple[Hashable, ...]:
     return tuple(p for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in {"str", "int"})))
 
 
-def _validation_error(
-    exc: ValidationError, data: Any, index: LineIndex, file: Path, to_path: Any = None
-) -> SpecError:
+def _validation_error(exc: ValidationError, data: Any, index: LineIndex, file: Path, to_path: Any = None) -> SpecError:
     """The first pydantic error as a SpecError; ``to_path`` maps a model loc onto the YAML's path."""
     errors = exc.errors(include_url=False)
     loc = _error_loc(errors[0])

@@ -45,7 +45,9 @@ API_VERSION = "mlgate.io/v1"
 RiskTier = Literal["minimal", "limited", "high"]
 DataCategory = Literal["none", "personal", "special", "financial", "health", "biometric", "children"]
 # GDPR Art. 6(1) lawful bases.
-LegalBasis = Literal["consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests"]
+LegalBasis = Literal[
+    "consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests"
+]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 QuantityField = Annotated[
     Quantity,
@@ -157,6 +159,10 @@ class ModelDeployment(_Strict):
 Path_ = tuple[str | int, ...]
 
 
+def _not_deployed(version: str, environment: str) -> str:
+    return f"version {version!r} is not deployed in {environment} (add it to traffic, weight 0 is fine)"
+
+
 def consistency_errors(model: ModelDeployment) -> list[tuple[Path_, str]]:
     """Cross-field errors as (field path, message), in document order."""
     errors: list[tuple[Path_, str]] = []
@@ -181,7 +187,9 @@ def consistency_errors(model: ModelDeployment) -> list[tuple[Path_, str]]:
             errors.append(((*at, "regions"), "a region is listed twice"))
         for version_name, weight in env.traffic.items():
             if version_name not in seen:
-                errors.append(((*at, "traffic", version_name), f"version {version_name!r} is not in spec.versions ({known})"))
+                errors.append(
+                    ((*at, "traffic", version_name), f"version {version_name!r} is not in spec.versions ({known})")
+                )
             if not 0 <= weight <= 100:
                 errors.append(((*at, "traffic", version_name), f"weight {weight} must be between 0 and 100"))
         total = sum(env.traffic.values())
@@ -190,11 +198,7 @@ def consistency_errors(model: ModelDeployment) -> list[tuple[Path_, str]]:
         if env.abTest is not None:
             for value, version_name in env.abTest.routes.items():
                 if version_name not in env.traffic:
-                    errors.append(
-                        ((*at, "abTest", "routes", value), f"version {version_name!r} is not deployed in {env_name} (add it to traffic, weight 0 is fine)")
-                    )
+                    errors.append(((*at, "abTest", "routes", value), _not_deployed(version_name, env_name)))
         if env.shadow is not None and env.shadow.version not in env.traffic:
-            errors.append(
-                ((*at, "shadow", "version"), f"version {env.shadow.version!r} is not deployed in {env_name} (add it to traffic, weight 0 is fine)")
-            )
+            errors.append(((*at, "shadow", "version"), _not_deployed(env.shadow.version, env_name)))
     return errors

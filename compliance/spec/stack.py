@@ -88,9 +88,7 @@ def consistency_errors(config: StackConfig) -> list[tuple[tuple[str | int, ...],
                 errors.append(((*at, "gpuNodePools", j, "name"), f"node pool {pool.name!r} is listed twice"))
             pools.add(pool.name)
             if pool.minSize > pool.maxSize:
-                errors.append(
-                    ((*at, "gpuNodePools", j, "minSize"), f"{pool.minSize} is above maxSize {pool.maxSize}")
-                )
+                errors.append(((*at, "gpuNodePools", j, "minSize"), f"{pool.minSize} is above maxSize {pool.maxSize}"))
     if config.policy.engine == "opa" and not config.policy.opaUrl:
         errors.append((("mlgate:policy", "opaUrl"), "engine: opa needs opaUrl"))
     return errors

@@ -34,7 +34,9 @@ REGION_GROUPS: dict[str, tuple[str, ...]] = {
     "af": ("af-",),
 }
 STORAGE_SCHEMES = ("s3", "gs", "pvc", "oci", "hf")
-_QUANTITY = re.compile(r"^(\+)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+_QUANTITY = re.compile(
+    r"^(\+)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 
 
 def _region(value: str) -> str:
@@ -62,20 +64,17 @@ def _storage_uri(value: str) -> str:
 def _quantity(value: object) -> object:
     """Kubernetes quantities: ``"2"``, ``"500m"``, ``8Gi``; YAML numbers become strings."""
     if isinstance(value, bool):
-        raise ValueError("must be a quantity like \"2\" or \"500m\", not a boolean")
+        raise ValueError('must be a quantity like "2" or "500m", not a boolean')
     if isinstance(value, int | float):
         value = format(value, "g")
     if isinstance(value, str) and _QUANTITY.match(value):
         return value
-    raise ValueError(f"{value!r} is not a Kubernetes quantity (like \"2\", \"500m\", \"8Gi\")")
+    raise ValueError(f'{value!r} is not a Kubernetes quantity (like "2", "500m", "8Gi")')
 
 
 def region_in_zone(region: str, zones: list[str]) -> bool:
     """Whether an AWS region lies inside any of the residency zones (groups or region names)."""
-    for zone in zones:
-        if zone == region or region.startswith(REGION_GROUPS.get(zone, ("\0",))):
-            return True
-    return False
+    return any(zone == region or region.startswith(REGION_GROUPS.get(zone, ("\0",))) for zone in zones)
 
 
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_1035, max_length=63)]

@@ -68,9 +68,7 @@ def _make_loader(index: LineIndex) -> type[yaml.SafeLoader]:
                         None, None, "mapping key is not a scalar", key_node.start_mark
                     )
                 if key in mapping:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
                 mapping[key] = self.construct_object(value_node, deep=deep)
                 index.record(mapping, key, key_node.start_mark.line + 1)
             return mapping
@@ -157,9 +155,7 @@ def load_yaml_documents(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(
-            f"invalid YAML: {problem}", file=path, line=mark.line + 1 if mark else None
-        ) from None
+        raise SpecError(f"invalid YAML: {problem}", file=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", file=path) from None
     except RecursionError:
@@ -177,4 +173,3 @@ def load_yaml(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[Any
     if not documents:
         return None, LineIndex()
     return documents[0]
-

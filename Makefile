@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` (the main job on embedded defaults) and `make test`.
+# Both create .venv and install mlgate into it first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared
+ENV ?= prod
+
+.PHONY: demo test lint install clean
+
+$(BIN)/mlgate: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/mlgate
+
+demo: install
+	$(BIN)/mlgate plan --env $(ENV) --out plan.$(ENV).json
+	@if [ -d $(SHARED)/crds ]; then $(BIN)/mlgate validate --env $(ENV) --plan plan.$(ENV).json --crds $(SHARED)/crds; \
+	else echo "($(SHARED)/crds not found: skipping CRD validation)"; fi
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check compliance components
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) plan.*.json

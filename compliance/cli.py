@@ -1,0 +1,216 @@
+"""``mlgate``: the command line, a thin face over the library.
+
+Each command parses its flags, calls one library function and renders the result; exit codes:
+0 success, 1 a finding (invalid resources, denied deployment), 2 usage, input or engine error.
+Heavy modules (pulumi, jsonschema) are imported inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from compliance.errors import MlgateError, UsageError
+
+if TYPE_CHECKING:
+    from compliance.plan.model import Plan
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _err(message: str, stream: TextIO | None = None) -> None:
+    print(message, file=stream or sys.stderr)
+
+
+def _project_root(args: argparse.Namespace) -> Path:
+    from compliance.program import find_project_root
+
+    return Path(args.root).resolve() if args.root else find_project_root()
+
+
+def _existing(path: str | None, what: str) -> Path | None:
+    if path is None:
+        return None
+    candidate = Path(path)
+    if not candidate.exists():
+        raise UsageError(f"{what} not found", file=candidate)
+    return candidate.resolve()
+
+
+def _load_plan(args: argparse.Namespace, *, quiet: bool = False) -> Plan:
+    """The plan a command works on: ``--plan FILE``, ``--preview-json FILE`` or a fresh capture."""
+    from compliance.plan.model import Plan
+
+    if getattr(args, "plan", None):
+        plan = Plan.load(args.plan)
+        if plan.environment != args.env:
+            raise UsageError(f"plan is for environment {plan.environment!r}, not {args.env!r}", file=args.plan)
+        return plan
+    if getattr(args, "preview_json", None):
+        from compliance.plan.preview import plan_from_preview
+
+        return plan_from_preview(args.preview_json, args.env)
+    from compliance.plan.capture import capture_plan
+
+    root = _project_root(args)
+    progress = None if quiet else (lambda message: _err(f"mlgate: {message} …"))
+    return capture_plan(
+        root,
+        args.env,
+        stack_file=_existing(args.stack_config, "stack config"),
+        catalog=_existing(args.catalog, "catalog directory"),
+        workers=getattr(args, "workers", None),
+        progress=progress,
+    )
+
+
+def _summary(plan: Plan) -> str:
+    from collections import Counter
+
+    kinds = Counter(r.type.rsplit(":", 1)[-1] for r in plan if r.custom and not r.type.startswith("pulumi:"))
+    regions = sorted({r.region for r in plan if r.region})
+    top = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common(4))
+    return f"{len(plan)} resources in {len(regions)} regions ({', '.join(regions)}): {top}"
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from compliance._internal.files import atomic_write
+
+    started = time.perf_counter()
+    plan = _load_plan(args)
+    text = plan.dumps()
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write(args.out or f"plan.{args.env}.json", text)
+    target = "stdout" if args.out == "-" else (args.out or f"plan.{args.env}.json")
+    _err(f"mlgate: plan {args.env}: {_summary(plan)} → {target} ({time.perf_counter() - started:.1f} s)")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from compliance.crds import CrdCatalog
+    from compliance.validate import validate_plan
+
+    crds = CrdCatalog.load(args.crds)
+    plan = _load_plan(args, quiet=args.format == "json")
+    report = validate_plan(plan, crds)
+    if args.format == "json":
+        import json
+
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        for problem in report.problems:
+            print(problem.render())
+        print(report.summary())
+    return EXIT_FINDINGS if report.problems else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from compliance._internal.files import atomic_write
+    from compliance.spec.schema import model_deployment_schema
+
+    text = json.dumps(model_deployment_schema(), indent=2) + "\n"
+    if args.out:
+        atomic_write(args.out, text)
+        _err(f"mlgate: JSON Schema written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+EPILOG = """\
+examples:
+  mlgate plan --env prod                      capture the prod stack's resources into plan.prod.json
+  mlgate plan --env prod --preview-json p.json   the same Plan from `pulumi preview --json`
+  mlgate validate --env prod --crds ../shared/crds   check every custom resource against the CRDs
+  mlgate schema > modeldeployment.schema.json      JSON Schema for editors
+
+exit codes: 0 ok, 1 findings (e.g. invalid resources), 2 usage, input or engine error.
+"""
+
+
+def _stack_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, metavar="ENV", help="environment = Pulumi stack (dev, staging, prod)")
+    parser.add_argument(
+        "--catalog", metavar="DIR", help="model catalog directory (default: the stack's mlgate:catalog)"
+    )
+    parser.add_argument("--stack-config", metavar="FILE", help="stack config file (default: stacks/Pulumi.<ENV>.yaml)")
+    parser.add_argument("--root", metavar="DIR", help="project root holding Pulumi.yaml (default: found upwards)")
+    parser.add_argument("--workers", type=int, metavar="N", help="processes for big catalogs (default: CPU count)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlgate",
+        description="GPU model serving on AWS with a compliance gate: plan, validate and check deployments.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="mlgate 0.1.0")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    plan = commands.add_parser(
+        "plan",
+        help="capture a stack's resources (Pulumi program under the mock engine, or a preview)",
+        description="Run the Pulumi program of one stack under Pulumi's mock engine (no cloud, no CLI) and "
+        "write its Plan: every resource with urn, type, parent, provider, region, inputs and dependencies. "
+        "Secrets are written as [secret].",
+    )
+    _stack_flags(plan)
+    plan.add_argument("--out", metavar="FILE", help="where to write the plan, - for stdout (default: plan.<ENV>.json)")
+    plan.add_argument(
+        "--preview-json", metavar="FILE", help="build the plan from `pulumi preview --json` output instead"
+    )
+    plan.set_defaults(handler=cmd_plan)
+
+    validate = commands.add_parser(
+        "validate",
+        help="validate the plan's custom resources against CRDs (strict, like kubectl)",
+        description="Validate every custom resource of the plan against the openAPIV3Schema of the matching CRD "
+        "in DIR, rejecting unknown fields as kubectl's strict validation does. Exit 1 when any is invalid.",
+    )
+    _stack_flags(validate)
+    validate.add_argument("--crds", required=True, metavar="DIR", help="directory of CRD YAML (e.g. your cluster's)")
+    validate.add_argument("--plan", metavar="FILE", help="validate this plan file instead of capturing one")
+    validate.add_argument("--preview-json", metavar="FILE", help="validate the resources of `pulumi preview --json`")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.set_defaults(handler=cmd_validate)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the ModelDeployment format (for editors)",
+        description="Print the JSON Schema of models/*.yaml. Point your editor's YAML language server at it.",
+    )
+    schema.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    schema.set_defaults(handler=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+        return result
+    except MlgateError as exc:
+        if args.verbose:
+            raise
+        _err(f"mlgate: error: {exc.diagnostics()}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("mlgate: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
