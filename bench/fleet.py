@@ -122,16 +122,17 @@ def _model(index: int, kind: str, regions: list[str], rng: random.Random) -> dic
     }
 
 
+def _pool() -> dict[str, Any]:
+    return {"name": "a10g", "instanceTypes": ["g5.xlarge", "g5.2xlarge"], "minSize": 0, "maxSize": 8}
+
+
 def _stack(regions: list[str]) -> dict[str, Any]:
-    pool = {"name": "a10g", "instanceTypes": ["g5.xlarge", "g5.2xlarge"], "minSize": 0, "maxSize": 8}
     return {
         "config": {
             "aws:region": regions[0],
             "mlgate:catalog": "models",
-            "mlgate:regions": [
-                {"name": r, "cluster": "provision", "gpuNodePools": [dict(pool, instanceTypes=list(pool["instanceTypes"]))]}
-                for r in regions
-            ],
+            # A fresh pool per region: shared objects would be dumped as YAML anchors.
+            "mlgate:regions": [{"name": r, "cluster": "provision", "gpuNodePools": [_pool()]} for r in regions],
             "mlgate:policy": {"engine": "embedded", "mode": "enforce"},
         }
     }

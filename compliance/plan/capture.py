@@ -9,6 +9,7 @@ each (the mock engine is ~400 resources/s in one process); shards are merged by 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable
@@ -71,6 +72,14 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
             return {}, None
 
     class _RecordingMonitor(mocks.MockMonitor):
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            # As the engine builds URNs (the mock keeps only the parent's last type, and the Stack):
+            # the parent's whole type chain, the root Stack left out.
+            chain = parent.split("::")[2] if parent else ""
+            if chain and chain != "pulumi:pulumi:Stack":
+                type_ = f"{chain}${type_}"
+            return f"urn:pulumi:{environment}::{PROJECT}::{type_}::{name}"
+
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             if request.type == "pulumi:pulumi:Stack":
                 return super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -85,7 +94,7 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
                 parent=request.parent or None,
                 provider=request.provider or None,
                 inputs=normalise(inputs),
-                dependencies=tuple(request.dependencies),
+                dependencies=tuple(sorted(request.dependencies)),  # registration order varies run to run
             )
             with lock:
                 recorded.append(resource)
@@ -152,7 +161,8 @@ def capture_plan(
         if progress:
             progress(f"running the program for {environment} ({count} model deployments, {workers} processes)")
         jobs = [(root, environment, config, (i, workers)) for i in range(workers)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: the parent may hold Pulumi's executor threads (tests capture in-process).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             shards = list(pool.map(_run_shard, jobs))
         merged: dict[str, PlannedResource] = {}
         for shard in shards:

@@ -6,6 +6,7 @@ Every error is a :class:`~compliance.errors.SpecError` reading like
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from compliance.spec import model as model_spec
 from compliance.spec import stack as stack_spec
 from compliance.spec.model import ModelDeployment
 from compliance.spec.stack import StackConfig
+from compliance.spec.types import ENVIRONMENT_NAME
 from compliance.spec.yamlsafe import LineIndex, load_yaml
 
 __all__ = [
@@ -77,19 +79,46 @@ def _describe(error: Any) -> str:
     return message
 
 
-def _error_loc(error: Any) -> tuple[Hashable, ...]:
-    # A union (e.g. `str | SecretRef`) reports one error per member, tagged `str`/`SecretRef`: drop the tags.
-    return tuple(p for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in {"str", "int"})))
+def _data_path(data: Any, loc: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """Keep the parts of a pydantic loc that exist in the data, plus a missing key at the end.
+
+    A union (``str | SecretRef``) inserts a tag per member (``str``, ``SecretRef``) that names no field.
+    """
+    path: list[Hashable] = []
+    node = data
+    for position, part in enumerate(loc):
+        if part == "[key]":  # pydantic's marker for an invalid mapping key: the key itself is the field
+            continue
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):  # noqa: SIM114 - mypy narrows
+            node = node[part]
+        elif not (isinstance(node, dict) and position == len(loc) - 1):
+            continue  # a union tag
+        path.append(part)
+    return tuple(path)
+
+
+def _suggestion(errors: list[Any]) -> str:
+    """`` (did you mean 'riskTier'?)`` when an unknown field sits beside a missing one like it."""
+    first = errors[0]
+    if first["type"] != "extra_forbidden":
+        return ""
+    parent = tuple(first["loc"][:-1])
+    missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent]
+    close = difflib.get_close_matches(str(first["loc"][-1]), missing, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _validation_error(exc: ValidationError, data: Any, index: LineIndex, file: Path, to_path: Any = None) -> SpecError:
     """The first pydantic error as a SpecError; ``to_path`` maps a model loc onto the YAML's path."""
-    errors = exc.errors(include_url=False)
-    loc = _error_loc(errors[0])
-    path = to_path(loc) if to_path else loc
+    # An unknown field first: a typo of a required key also reports the key as missing.
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+    loc = tuple(errors[0]["loc"])
+    path = _data_path(data, to_path(loc) if to_path else loc)
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return SpecError(
-        _describe(errors[0]) + more,
+        _describe(errors[0]) + _suggestion(errors) + more,
         file=file,
         line=index.line_of(data, path),
         field=format_path(data, path) or None,
@@ -226,6 +255,12 @@ def parse_stack_config(
     """Validate a Pulumi config map (``{"mlgate:regions": [...], ...}``) as the stack ``environment``."""
     index = index or LineIndex()
     data = data if data is not None else config
+    if not ENVIRONMENT_NAME.match(environment):
+        raise SpecError(
+            f"stack name {environment!r} must be a DNS-1035 label of at most 22 characters "
+            "(namespaces are named <model>-<environment>)",
+            file=file,
+        )
     fields = stack_spec.stack_fields(environment, config)
     if "awsRegion" not in fields:
         raise SpecError("required key aws:region is missing", file=file, field="config")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSc
 
 from compliance.spec.types import (
     Digest,
-    DnsLabel,
+    EnvironmentName,
     ModelName,
     Quantity,
     Region,
@@ -139,7 +139,7 @@ class Spec(_Strict):
     batching: Batching | None = None
     versions: list[ModelVersion] = Field(min_length=1, description="Newest first")
     data: DataHandling
-    environments: dict[DnsLabel, Environment] = Field(min_length=1)
+    environments: dict[EnvironmentName, Environment] = Field(min_length=1)
 
 
 class ModelDeployment(_Strict):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from compliance.spec.types import DnsLabel, Region
+from compliance.spec.types import DnsLabel, EnvironmentName, Region
 
 __all__ = ["GpuNodePool", "PolicyConfig", "RegionConfig", "SecretRef", "StackConfig", "consistency_errors"]
 
@@ -52,7 +52,7 @@ class PolicyConfig(_Strict):
 class StackConfig(_Strict):
     """The ``mlgate:`` namespace of one stack; ``environment`` is the stack name."""
 
-    environment: DnsLabel
+    environment: EnvironmentName
     awsRegion: Region
     catalog: Annotated[str, StringConstraints(min_length=1)] = "models"
     regions: list[RegionConfig] = Field(min_length=1)

@@ -9,9 +9,11 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 __all__ = [
     "AWS_REGION",
+    "ENVIRONMENT_NAME",
     "REGION_GROUPS",
     "Digest",
     "DnsLabel",
+    "EnvironmentName",
     "ModelName",
     "Quantity",
     "Region",
@@ -79,6 +81,9 @@ def region_in_zone(region: str, zones: list[str]) -> bool:
 
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_1035, max_length=63)]
 ModelName = Annotated[str, StringConstraints(pattern=DNS_1035, max_length=40)]
+# The namespace `<model>-<environment>` must stay a DNS label (63): 40 + 1 + 22.
+EnvironmentName = Annotated[str, StringConstraints(pattern=DNS_1035, max_length=22)]
+ENVIRONMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,20}[a-z0-9])?$")
 # `<model>-<version>-predictor` must stay a DNS label (63): 40 + 1 + 12 + 10.
 VersionName = Annotated[str, StringConstraints(pattern=DNS_1035, max_length=12)]
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]

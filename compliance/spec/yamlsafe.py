@@ -59,16 +59,23 @@ class LineIndex:
 def _make_loader(index: LineIndex) -> type[yaml.SafeLoader]:
     class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+            explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
             self.flatten_mapping(node)
+            merged = len(node.value) - explicit  # flatten_mapping puts merged pairs first
             mapping: dict[Hashable, Any] = {}
-            for key_node, value_node in node.value:
+            merged_keys: set[Hashable] = set()
+            for position, (key_node, value_node) in enumerate(node.value):
                 key = self.construct_object(key_node, deep=deep)
                 if not isinstance(key, Hashable) or isinstance(key, (list, dict)):
                     raise yaml.constructor.ConstructorError(
                         None, None, "mapping key is not a scalar", key_node.start_mark
                     )
-                if key in mapping:
+                if key in mapping and position >= merged and key not in merged_keys:
                     raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                if position < merged:
+                    merged_keys.add(key)
+                else:
+                    merged_keys.discard(key)  # an explicit key may override a merged one, once
                 mapping[key] = self.construct_object(value_node, deep=deep)
                 index.record(mapping, key, key_node.start_mark.line + 1)
             return mapping

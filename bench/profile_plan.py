@@ -1,0 +1,79 @@
+"""Profile ``compliance.plan.capture.capture_plan`` (one process, ``workers=1``) on a synthetic fleet.
+
+    .venv/bin/python bench/profile_plan.py --models 200 --regions 3 [--top 25] [--out /tmp/plan.prof]
+
+Prints the own time (tottime) split by where the code lives (mlgate, Pulumi SDK, pulumi_kubernetes,
+protobuf/grpc, asyncio, other stdlib, other) and the top functions by own and cumulative time.
+Open the saved profile with ``python -m pstats FILE`` or snakeviz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from fleet import generate  # bench/ is sys.path[0] when run as a script
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from compliance.plan.capture import capture_plan  # noqa: E402 - needs the repo on sys.path
+
+ORIGINS = (  # (label, path fragment), first match wins
+    ("mlgate", "/compliance/"),
+    ("mlgate", "/components/"),
+    ("pulumi_kubernetes", "/pulumi_kubernetes/"),
+    ("pulumi SDK", "/pulumi/"),
+    ("protobuf/grpc", "/google/protobuf/"),
+    ("protobuf/grpc", "/grpc/"),
+    ("pydantic/yaml", "/pydantic"),
+    ("pydantic/yaml", "/yaml/"),
+    ("asyncio", "/asyncio/"),
+    ("stdlib", "/lib/python3"),
+)
+
+
+def origin(filename: str) -> str:
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins (C)"
+    return next((label for label, fragment in ORIGINS if fragment in filename), "other")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="cProfile one single-process mlgate plan capture.")
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--regions", type=int, default=3)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--out", type=Path, help="save the profile here (pstats format)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlgate-prof-") as tmp:
+        root = generate(args.models, args.regions, Path(tmp) / "fleet")
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        plan = profile.runcall(capture_plan, root, "prod", workers=1)
+        wall = time.perf_counter() - started
+    print(f"{len(plan)} resources in {wall:.1f} s under cProfile ({len(plan) / wall:.0f} resources/s)\n")
+    stats = pstats.Stats(profile)
+    if args.out:
+        stats.dump_stats(args.out)
+    own: dict[str, float] = defaultdict(float)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _, _), (_, _, tottime, _, _) in raw.items():
+        own[origin(filename)] += tottime
+    total = sum(own.values())
+    print("own time by origin:")
+    for label, seconds in sorted(own.items(), key=lambda item: -item[1]):
+        print(f"  {label:20} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+    print()
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Shared fixtures: the repository root, the ../shared folder (CRDs), copies of the project, captured plans.
+
+Captured plans come from the real Pulumi program under Pulumi's mock engine
+(:func:`compliance.plan.capture.capture_plan`, about a second per stack), once per test session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from compliance.crds import CrdCatalog
+from compliance.plan.capture import capture_plan
+from compliance.plan.model import Plan
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_crd_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """compliance.crds caches parsed CRDs under $XDG_CACHE_HOME: keep the tests away from the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository root (holds Pulumi.yaml, stacks/, models/)."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def crds_dir() -> Path:
+    crds = SHARED / "crds"
+    if not crds.is_dir():
+        pytest.skip(f"../shared not found: {crds} is missing; these tests need the shared folder beside the checkout")
+    return crds
+
+
+@pytest.fixture(scope="session")
+def crds(crds_dir: Path) -> CrdCatalog:
+    return CrdCatalog.load(crds_dir)
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy what the program reads (Pulumi.yaml, stacks/, models/) into ``destination``; returns it."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "Pulumi.yaml", destination / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", destination / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "models", destination / "models")
+    return destination
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A private copy of the project that a test may mutate (``project / "models" / "x.yaml"``)."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def edit() -> Callable[[Path, str, str], Path]:
+    """``edit(file, old, new)``: replace one exact occurrence of ``old`` (which must be there) in ``file``."""
+
+    def _edit(file: Path, old: str, new: str) -> Path:
+        text = file.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {file}"
+        file.write_text(text.replace(old, new), encoding="utf-8")
+        return file
+
+    return _edit
+
+
+@pytest.fixture(scope="session")
+def plans() -> dict[str, Plan]:
+    """The captured plans of the three example stacks."""
+    return {env: capture_plan(ROOT, env) for env in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="session")
+def dev_plan(plans: dict[str, Plan]) -> Plan:
+    return plans["dev"]
+
+
+@pytest.fixture(scope="session")
+def staging_plan(plans: dict[str, Plan]) -> Plan:
+    return plans["staging"]
+
+
+@pytest.fixture(scope="session")
+def prod_plan(plans: dict[str, Plan]) -> Plan:
+    return plans["prod"]
