@@ -89,9 +89,9 @@ def _data_path(data: Any, loc: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
     for position, part in enumerate(loc):
         if part == "[key]":  # pydantic's marker for an invalid mapping key: the key itself is the field
             continue
-        if isinstance(node, dict) and part in node:
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 - separate branches let mypy narrow
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):  # noqa: SIM114 - mypy narrows
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         elif not (isinstance(node, dict) and position == len(loc) - 1):
             continue  # a union tag
