@@ -8,6 +8,7 @@ Heavy modules (pulumi, jsonschema) are imported inside the commands so ``--help`
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
@@ -127,12 +128,83 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from compliance import outputs
+    from compliance._internal.files import atomic_write
+    from compliance.gate.check import check
+
+    formatter = outputs.get(args.format)
+    now = _parse_now(args.now) if args.now else None
+    plan = _load_plan(args, quiet=args.format != "text" and not args.output)
+    result = check(
+        _project_root(args),
+        args.env,
+        plan,
+        stack_file=_existing(args.stack_config, "stack config"),
+        catalog=_existing(args.catalog, "catalog directory"),
+        policies=_existing(args.policies, "policy directory"),
+        waivers=Path(args.waivers) if args.waivers else None,
+        now=now,
+    )
+    text = formatter.render(result)
+    if args.output:
+        atomic_write(args.output, text)
+        _err(f"mlgate: {result.summary()} → {args.output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return result.exit_code(fail_on_warn=args.fail_on_warn)
+
+
+def _parse_now(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now {value!r} is not an RFC 3339 time like 2026-11-25T10:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    from compliance.gate.bundle import PolicyBundle
+    from compliance.gate.policytest import run_policy_tests
+
+    bundle = PolicyBundle.load(args.policies or _project_root(args) / "policies")
+    outcomes = run_policy_tests(bundle, args.run)
+    current = None
+    for outcome in outcomes:
+        if args.verbose_tests or not outcome.passed:
+            if outcome.file != current:
+                current = outcome.file
+                print(f"{bundle.root / outcome.file}:")
+            detail = f": {outcome.error}" if outcome.error else ""
+            print(f"{outcome.query}: {outcome.status} ({outcome.seconds * 1000:.2f}ms){detail}")
+    passed = sum(o.passed for o in outcomes)
+    print("-" * 80)
+    if not outcomes:
+        print("no test_ rules found")
+        return EXIT_FINDINGS
+    failed = len(outcomes) - passed
+    print(f"PASS: {passed}/{len(outcomes)}" + (f"\nFAIL: {failed}/{len(outcomes)}" if failed else ""))
+    return EXIT_OK if not failed else EXIT_FINDINGS
+
+
+def cmd_policy_doc(args: argparse.Namespace) -> int:
+    from compliance.gate.bundle import PolicyBundle
+    from compliance.gate.catalogue import policy_markdown
+
+    bundle = PolicyBundle.load(args.policies or _project_root(args) / "policies")
+    sys.stdout.write(policy_markdown(bundle))
+    return EXIT_OK
+
+
 EPILOG = """\
 examples:
   mlgate plan --env prod                      capture the prod stack's resources into plan.prod.json
   mlgate plan --env prod --preview-json p.json   the same Plan from `pulumi preview --json`
   mlgate validate --env prod --crds ../shared/crds   check every custom resource against the CRDs
   mlgate schema > modeldeployment.schema.json      JSON Schema for editors
+  mlgate check --env prod                     gate the prod stack: rich table, exit 1 on an unwaived deny
+  mlgate check --env prod --format sarif --output mlgate.sarif   for GitHub code scanning
+  mlgate policy test                          run the Rego unit tests (like `opa test`)
 
 exit codes: 0 ok, 1 findings (e.g. invalid resources), 2 usage, input or engine error.
 """
@@ -146,6 +218,12 @@ def _stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-config", metavar="FILE", help="stack config file (default: stacks/Pulumi.<ENV>.yaml)")
     parser.add_argument("--root", metavar="DIR", help="project root holding Pulumi.yaml (default: found upwards)")
     parser.add_argument("--workers", type=int, metavar="N", help="processes for big catalogs (default: CPU count)")
+
+
+def _describe_formats() -> str:
+    from compliance.outputs import FORMATS
+
+    return "\n".join(f"  {name:8} {formatter.description}" for name, formatter in FORMATS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +271,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     schema.set_defaults(handler=cmd_schema)
+
+    check_cmd = commands.add_parser(
+        "check",
+        help="gate an environment: evaluate every deployment against the Rego policies",
+        description="Build one input per model deployment (spec + plan + evidence) and one for the platform, "
+        "evaluate the policies in policies/ on the embedded engine, apply policies/waivers.yaml and report. "
+        "Exit 0 when no unwaived deny remains, 1 when one does, 2 on bad input or an engine error.",
+        epilog="formats:\n" + _describe_formats(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _stack_flags(check_cmd)
+    check_cmd.add_argument("--plan", metavar="FILE", help="gate this plan file instead of capturing one")
+    check_cmd.add_argument("--preview-json", metavar="FILE", help="gate the resources of `pulumi preview --json`")
+    check_cmd.add_argument(
+        "--format", default="text", metavar="FORMAT", help="text (default), json, sarif, junit, github"
+    )
+    check_cmd.add_argument("--output", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    check_cmd.add_argument("--fail-on-warn", action="store_true", help="exit 1 on unwaived warnings too")
+    check_cmd.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+    check_cmd.add_argument("--waivers", metavar="FILE", help="waivers file (default: <policies>/waivers.yaml)")
+    check_cmd.add_argument("--now", metavar="TIME", help="judge as of this RFC 3339 time (evidence age, waiver expiry)")
+    check_cmd.set_defaults(handler=cmd_check)
+
+    policy = commands.add_parser("policy", help="work with the Rego policies: test, doc")
+    policy_commands = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+    test = policy_commands.add_parser(
+        "test",
+        help="run every test_ rule of policies/**/*_test.rego (like opa test)",
+        description="Evaluate every test_ rule of the *_test.rego files on the embedded engine. Exit 1 on a failure.",
+    )
+    test.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+    test.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)
+    test.add_argument("--run", metavar="REGEX", help="only tests whose query matches REGEX")
+    test.add_argument("-v", dest="verbose_tests", action="store_true", help="list passing tests too")
+    test.set_defaults(handler=cmd_policy_test)
+    doc = policy_commands.add_parser(
+        "doc", help="print the policy catalogue (id, title, severity, controls) as Markdown"
+    )
+    doc.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
+    doc.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)
+    doc.set_defaults(handler=cmd_policy_doc)
     return parser
 
 

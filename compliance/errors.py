@@ -10,8 +10,11 @@ from pathlib import Path
 
 __all__ = [
     "CrdError",
+    "EngineError",
+    "EvidenceError",
     "MlgateError",
     "PlanError",
+    "PolicyError",
     "SpecError",
     "UsageError",
 ]
@@ -65,3 +68,15 @@ class PlanError(MlgateError):
 
 class CrdError(MlgateError):
     """A CRD directory that cannot be read, or a resource without a matching CRD."""
+
+
+class PolicyError(MlgateError):
+    """A policy bundle that cannot be loaded: Rego syntax, METADATA, data or waivers."""
+
+
+class EvidenceError(MlgateError):
+    """An evidence file that exists but is not valid evidence."""
+
+
+class EngineError(MlgateError):
+    """The policy engine could not evaluate (inside the gate this becomes a GATE-ERROR deny)."""

@@ -1,0 +1,102 @@
+"""Policy engines behind one small interface: the embedded regorus (default) and, later, an OPA server.
+
+An engine evaluates whole packages (``data.mlgate.fairness``) for one input document at a time: one
+evaluation returns the package's ``deny`` and ``warn`` sets together, so a document costs one call
+per package, not one per rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from compliance.errors import EngineError, PolicyError
+from compliance.gate.bundle import PolicyBundle
+
+__all__ = ["UNDEFINED", "Engine", "RegorusEngine"]
+
+
+class _Undefined:
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Any = _Undefined()  # a package (or query) that produced no value
+
+
+class Engine(Protocol):
+    """Evaluate ``data.<package>`` for each package on one input; raise EngineError when it cannot."""
+
+    name: str
+
+    def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
+        """Package -> its value (an object with ``deny``/``warn`` arrays), or UNDEFINED."""
+        ...
+
+
+_LOCATION = re.compile(r"-->\s*(\S+?):(\d+):(\d+)")
+
+
+def _clean(exc: BaseException) -> tuple[str, int | None]:
+    """regorus' messages carry a source excerpt and a native backtrace: keep ``error: …`` and the line."""
+    text = str(exc).split("Stack backtrace:")[0]
+    where = _LOCATION.search(text)
+    message = text.split("error:", 1)[1] if "error:" in text else text
+    return " ".join(message.split()), int(where.group(2)) if where else None
+
+
+def _value_of(raw: str, query: str) -> Any:
+    result = json.loads(raw).get("result") or []
+    if not result:
+        return UNDEFINED
+    expressions = result[0].get("expressions") or []
+    if not expressions:
+        return UNDEFINED
+    return expressions[0].get("value", UNDEFINED)
+
+
+class RegorusEngine:
+    """The embedded engine (PyPI ``gordon-to-regorus``). Uses the JSON methods throughout: the plain
+    ones turn a set of decision objects into a Python set and fail (dicts are unhashable)."""
+
+    name = "embedded"
+
+    def __init__(self, bundle: PolicyBundle, *, with_tests: bool = False, coverage: bool = False) -> None:
+        import regorus
+
+        self._engine = regorus.Engine()
+        if coverage:
+            self._engine.set_enable_coverage(True)
+        for policy in bundle.files:
+            if policy.is_test and not with_tests:
+                continue
+            try:
+                self._engine.add_policy(str(bundle.root / policy.path), policy.text)
+            except Exception as exc:  # noqa: BLE001 - regorus raises plain exceptions for parse errors
+                message, line = _clean(exc)
+                raise PolicyError(
+                    f"Rego does not compile: {message}", file=bundle.root / policy.path, line=line
+                ) from None
+        try:
+            self._engine.add_data_json(bundle.data_text)
+        except Exception as exc:  # noqa: BLE001
+            raise PolicyError(f"data not accepted: {_clean(exc)[0]}", file=bundle.root / "data.json") from None
+
+    def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
+        try:
+            self._engine.set_input_json(json.dumps(document))
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"input rejected by the embedded engine: {_clean(exc)[0]}") from None
+        return {package: self.query(f"data.{package}") for package in packages}
+
+    def query(self, query: str) -> Any:
+        try:
+            return _value_of(self._engine.eval_query_as_json(query), query)
+        except Exception as exc:  # noqa: BLE001 - a builtin type error inside a rule raises here
+            message, line = _clean(exc)
+            raise EngineError(f"{query}: {message}" + (f" (policy line {line})" if line else "")) from None
+
+    def coverage_report(self) -> Any:
+        return json.loads(self._engine.get_coverage_report_as_json())
