@@ -19,6 +19,10 @@ demo: install
 	$(BIN)/mlgate plan --env $(ENV) --out plan.$(ENV).json
 	@if [ -d $(SHARED)/crds ]; then $(BIN)/mlgate validate --env $(ENV) --plan plan.$(ENV).json --crds $(SHARED)/crds; \
 	else echo "($(SHARED)/crds not found: skipping CRD validation)"; fi
+	@# The example catalog is built so that three prod models fail the gate: exit 1 is the expected
+	@# verdict here; only exit 2 (bad input, engine error) fails the demo.
+	@code=0; $(BIN)/mlgate check --env $(ENV) --plan plan.$(ENV).json || code=$$?; \
+	echo "mlgate check exit code: $$code"; [ $$code -ne 2 ]
 
 test: install
 	$(BIN)/pytest

@@ -3,6 +3,7 @@
     .venv/bin/python bench/plan_bench.py                       # 10, 100, 1000 models x 3 regions
     .venv/bin/python bench/plan_bench.py --sizes 10,200 --regions 2 --workers 1
     .venv/bin/python bench/plan_bench.py --record              # also append the results to docs/benchmarks.md
+    .venv/bin/python bench/plan_bench.py --suggestions gc,nostack,nostate   # mlgate with bench/suggestions.py
 
 For each size a fleet is generated with ``bench/fleet.py`` (not timed), then
 ``mlgate plan --env prod --root DIR --out DIR/plan.json`` runs as a subprocess under ``/usr/bin/time -v``
@@ -12,10 +13,11 @@ For each size a fleet is generated with ``bench/fleet.py`` (not timed), then
 * max proc RSS: ``ru_maxrss`` of the waited-for child (``/usr/bin/time -v``'s "Maximum resident set size"):
   Linux reports the largest peak of any *single* process of the tree, not a sum;
 * tree RSS / tree PSS: the process tree (mlgate and its ``ProcessPoolExecutor`` workers) is sampled from
-  ``/proc/<pid>/smaps_rollup`` every 0.1 s; the peak of the per-sample sum. RSS counts pages shared by the
-  forked workers once per process (an upper bound), PSS splits them (the honest total); short peaks
-  between samples can be missed;
+  ``/proc/<pid>/smaps_rollup`` every 0.1 s; the peak of the per-sample sum. RSS counts shared pages (libraries,
+  fork-inherited memory) once per process (an upper bound), PSS splits them among the sharers (the honest
+  total); peaks shorter than a sample can be missed;
 * sum HWM: the sum of every process's own peak (``VmHWM``), an upper bound of the tree's peak RSS;
+* CPU: user + sys of the whole tree (``wait4`` folds in the reaped workers);
 * resources: the plan's resource count; res/s = resources / wall.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import itertools
 import json
 import os
@@ -42,6 +45,8 @@ from fleet import generate  # bench/ is sys.path[0] when run as a script
 
 REPO = Path(__file__).resolve().parent.parent
 MLGATE = REPO / ".venv" / "bin" / "mlgate"
+PYTHON = REPO / ".venv" / "bin" / "python"
+SUGGESTIONS = REPO / "bench" / "suggestions.py"
 DOC = REPO / "docs" / "benchmarks.md"
 GOAL_SECONDS, GOAL_MIB, GOAL_HELP = 20.0, 1024.0, 0.3
 
@@ -52,6 +57,7 @@ class Run:
     regions: int
     resources: int
     wall: float
+    cpu: float  # user + sys of the whole tree (wait4 counts reaped descendants)
     max_rss_mib: float  # largest single process (ru_maxrss)
     tree_rss_mib: float  # peak of the sampled sum of RSS
     tree_pss_mib: float  # peak of the sampled sum of PSS
@@ -115,9 +121,10 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-def run_plan(root: Path, workers: int | None) -> tuple[float, float, TreeSampler]:
-    """Run ``mlgate plan`` once; returns (wall seconds, max single-process RSS MiB, sampler)."""
-    command = [str(MLGATE), "plan", "--env", "prod", "--root", str(root), "--out", str(root / "plan.json")]
+def run_plan(root: Path, workers: int | None, suggestions: str) -> tuple[float, float, float, TreeSampler]:
+    """Run ``mlgate plan`` once; returns (wall s, CPU s of the tree, max single-process RSS MiB, sampler)."""
+    mlgate = [str(PYTHON), str(SUGGESTIONS)] if suggestions else [str(MLGATE)]
+    command = [*mlgate, "plan", "--env", "prod", "--root", str(root), "--out", str(root / "plan.json")]
     if workers:
         command += ["--workers", str(workers)]
     gnu_time = shutil.which("time", path="/usr/bin")
@@ -125,7 +132,8 @@ def run_plan(root: Path, workers: int | None) -> tuple[float, float, TreeSampler
     if gnu_time:
         command = [gnu_time, "-v", "-o", str(report), *command]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "MLGATE_SUGGESTIONS": suggestions}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     sampler = TreeSampler(proc.pid)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -138,16 +146,16 @@ def run_plan(root: Path, workers: int | None) -> tuple[float, float, TreeSampler
     max_rss_kib = usage.ru_maxrss  # /usr/bin/time's own children folded in: the same max
     if gnu_time and (found := re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read_text())):
         max_rss_kib = int(found[1])
-    return wall, max_rss_kib / 1024, sampler
+    return wall, usage.ru_utime + usage.ru_stime, max_rss_kib / 1024, sampler
 
 
-def bench_plan(models: int, regions: int, workdir: Path, workers: int | None) -> Run:
+def bench_plan(models: int, regions: int, workdir: Path, workers: int | None, suggestions: str) -> Run:
     root = generate(models, regions, workdir / f"fleet-{models}x{regions}")
-    wall, max_rss, sampler = run_plan(root, workers)
+    wall, cpu, max_rss, sampler = run_plan(root, workers, suggestions)
     resources = len(json.loads((root / "plan.json").read_text())["resources"])
     mib = 1024.0
     return Run(
-        models, regions, resources, wall, max_rss,
+        models, regions, resources, wall, cpu, max_rss,
         sampler.peak_rss / mib, sampler.peak_pss / mib, sum(sampler.hwm.values()) / mib,
     )  # fmt: skip
 
@@ -174,17 +182,17 @@ def machine() -> str:
     )
 
 
-def render(runs: list[Run], help_times: list[float], workers: int | None) -> str:
+def render(runs: list[Run], help_times: list[float], workers: int | None, suggestions: str) -> str:
     lines = [
-        "| models x regions | resources | wall (s) | resources/s | ms/model | max proc RSS (MiB) "
+        "| models x regions | resources | wall (s) | CPU (s) | resources/s | ms/model | max proc RSS (MiB) "
         "| tree RSS (MiB) | tree PSS (MiB) | Σ proc peaks (MiB) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in runs:
         lines.append(
-            f"| {r.models:,} x {r.regions} | {r.resources:,} | {r.wall:.1f} | {r.resources / r.wall:,.0f} "
-            f"| {1000 * r.wall / r.models:.1f} | {r.max_rss_mib:,.0f} | {r.tree_rss_mib:,.0f} "
-            f"| {r.tree_pss_mib:,.0f} | {r.sum_hwm_mib:,.0f} |"
+            f"| {r.models:,} x {r.regions} | {r.resources:,} | {r.wall:.1f} | {r.cpu:.1f} "
+            f"| {r.resources / r.wall:,.0f} | {1000 * r.wall / r.models:.1f} | {r.max_rss_mib:,.0f} "
+            f"| {r.tree_rss_mib:,.0f} | {r.tree_pss_mib:,.0f} | {r.sum_hwm_mib:,.0f} |"
         )
     median = statistics.median(help_times)
     lines += [
@@ -195,6 +203,8 @@ def render(runs: list[Run], help_times: list[float], workers: int | None) -> str
     ]
     if workers:
         lines.append(f"`mlgate plan` ran with `--workers {workers}`.")
+    if suggestions:
+        lines.append(f"`mlgate plan` ran through `bench/suggestions.py` with `{suggestions}` applied.")
     lines += ["", *growth(runs)]
     return "\n".join(lines)
 
@@ -222,6 +232,14 @@ def growth(runs: list[Run]) -> list[str]:
     return notes
 
 
+def fingerprint() -> str:
+    """sha256 (12 hex) of mlgate's sources: other people edit them, numbers belong to one version."""
+    digest = hashlib.sha256()
+    for file in sorted([*REPO.glob("compliance/**/*.py"), *REPO.glob("components/**/*.py")]):
+        digest.update(file.relative_to(REPO).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def record(text: str, sizes: str) -> None:
     if not DOC.exists():
         DOC.write_text("# Benchmarks\n\nRerun with `python bench/plan_bench.py --record`.\n", encoding="utf-8")
@@ -238,6 +256,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="pass --workers N to mlgate plan (default: its own choice)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the median-wall run is reported")
     parser.add_argument("--help-runs", type=int, default=10)
+    parser.add_argument("--suggestions", default="", metavar="LIST", help="run plan with bench/suggestions.py patches")
     parser.add_argument("--workdir", type=Path, help="where fleets are written (default: a temporary directory)")
     parser.add_argument("--record", action="store_true", help=f"append the results to {DOC.relative_to(REPO)}")
     args = parser.parse_args()
@@ -249,15 +268,18 @@ def main() -> None:
         for models in sizes:
             print(f"plan: {models} models x {args.regions} regions …", file=sys.stderr, flush=True)
             tries = sorted(
-                (bench_plan(models, args.regions, workdir, args.workers) for _ in range(args.repeat)),
+                (bench_plan(models, args.regions, workdir, args.workers, args.suggestions) for _ in range(args.repeat)),
                 key=lambda r: r.wall,
             )
             runs.append(tries[len(tries) // 2])
     help_times = bench_help(args.help_runs)
-    text = render(runs, help_times, args.workers)
+    text = render(runs, help_times, args.workers, args.suggestions)
     print(f"Machine: {machine()}\n\n{text}")
     if args.record:
-        runs_note = f"{args.repeat} run(s) per size, median reported; load average before: {load_before:.2f}"
+        runs_note = (
+            f"{args.repeat} run(s) per size, median reported; load average before: {load_before:.2f}; "
+            f"source fingerprint {fingerprint()}"
+        )
         record(text, ", ".join(f"{m} x {args.regions}" for m in sizes) + f" ({runs_note})")
 
 

@@ -1,6 +1,7 @@
 """Profile ``compliance.plan.capture.capture_plan`` (one process, ``workers=1``) on a synthetic fleet.
 
     .venv/bin/python bench/profile_plan.py --models 200 --regions 3 [--top 25] [--out /tmp/plan.prof]
+    .venv/bin/python bench/profile_plan.py --suggestions gc,nostack,nostate   # with bench/suggestions.py
 
 The Pulumi SDK sends each registration to the (mock) monitor from a thread pool
 (``loop.run_in_executor``), so every thread gets its own profiler and the stats are merged. Times are
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import suggestions
 from fleet import generate  # bench/ is sys.path[0] when run as a script
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,8 +69,10 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--regions", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--suggestions", default="", metavar="LIST", help="apply bench/suggestions.py patches")
     parser.add_argument("--out", type=Path, help="save the profile here (pstats format)")
     args = parser.parse_args()
+    suggestions.apply({name for name in args.suggestions.split(",") if name})
     with tempfile.TemporaryDirectory(prefix="mlgate-prof-") as tmp:
         root = generate(args.models, args.regions, Path(tmp) / "fleet")
         profile = cProfile.Profile(time.thread_time)

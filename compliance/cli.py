@@ -131,21 +131,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from compliance import outputs
     from compliance._internal.files import atomic_write
-    from compliance.gate.check import check
+    from compliance.gate.check import prepare
 
     formatter = outputs.get(args.format)
     now = _parse_now(args.now) if args.now else None
-    plan = _load_plan(args, quiet=args.format != "text" and not args.output)
-    result = check(
+    gate = prepare(
         _project_root(args),
         args.env,
-        plan,
         stack_file=_existing(args.stack_config, "stack config"),
         catalog=_existing(args.catalog, "catalog directory"),
         policies=_existing(args.policies, "policy directory"),
         waivers=Path(args.waivers) if args.waivers else None,
-        now=now,
     )
+    plan = _load_plan(args, quiet=args.format != "text" and not args.output)
+    result = gate.judge(plan, now)
     text = formatter.render(result)
     if args.output:
         atomic_write(args.output, text)

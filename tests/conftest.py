@@ -54,11 +54,13 @@ def crds(crds_dir: Path) -> CrdCatalog:
 
 
 def copy_project(destination: Path) -> Path:
-    """Copy what the program reads (Pulumi.yaml, stacks/, models/) into ``destination``; returns it."""
+    """Copy what the program and the gate read (Pulumi.yaml, stacks/, models/, evidence/, policies/)."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "Pulumi.yaml", destination / "Pulumi.yaml")
     shutil.copytree(ROOT / "stacks", destination / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "models", destination / "models")
+    shutil.copytree(ROOT / "evidence", destination / "evidence")
+    shutil.copytree(ROOT / "policies", destination / "policies", ignore=shutil.ignore_patterns("pack"))
     return destination
 
 

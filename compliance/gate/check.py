@@ -3,44 +3,66 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compliance.gate.bundle import PolicyBundle
-from compliance.gate.decisions import GateResult
+from compliance.gate.decisions import GateResult, Waiver
 from compliance.gate.engine import Engine, RegorusEngine
 from compliance.gate.inputs import build_inputs
 from compliance.gate.run import evaluate
 from compliance.gate.waivers import load_waivers
 from compliance.plan.model import Plan
-from compliance.spec.load import load_catalog, load_stack_config
+from compliance.spec.load import Catalog, load_catalog, load_stack_config
+from compliance.spec.stack import StackConfig
 
-__all__ = ["check"]
+__all__ = ["Gate", "check", "prepare"]
 
 
-def check(
+@dataclass(frozen=True)
+class Gate:
+    """Everything one environment is judged with, loaded and compiled before any plan is captured,
+    so a broken policy or waiver fails fast."""
+
+    root: Path
+    environment: str
+    stack: StackConfig
+    catalog: Catalog
+    bundle: PolicyBundle
+    waivers: tuple[Waiver, ...]
+    engine: Engine
+
+    def judge(self, plan: Plan, now: dt.datetime | None = None) -> GateResult:
+        moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        inputs = build_inputs(self.catalog, self.stack, plan, self.root, moment.isoformat().replace("+00:00", "Z"))
+        return evaluate(
+            inputs,
+            self.engine,
+            self.bundle,
+            environment=self.environment,
+            waivers=self.waivers,
+            today=moment.date(),
+        )
+
+
+def prepare(
     root: Path,
     environment: str,
-    plan: Plan,
     *,
     stack_file: Path | None = None,
     catalog: Path | None = None,
     policies: Path | None = None,
     waivers: Path | None = None,
-    now: dt.datetime | None = None,
     engine: Engine | None = None,
-) -> GateResult:
-    """Judge one environment's plan: the whole of ``mlgate check`` below the CLI."""
+) -> Gate:
     stack = load_stack_config(stack_file or root / "stacks" / f"Pulumi.{environment}.yaml", environment)
     models = load_catalog(catalog or root / stack.catalog)
     bundle = PolicyBundle.load(policies or root / "policies")
     accepted = load_waivers(waivers or bundle.root / "waivers.yaml")
-    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    inputs = build_inputs(models, stack, plan, root, moment.isoformat().replace("+00:00", "Z"))
-    return evaluate(
-        inputs,
-        engine or RegorusEngine(bundle),
-        bundle,
-        environment=environment,
-        waivers=accepted,
-        today=moment.date(),
-    )
+    return Gate(root, environment, stack, models, bundle, accepted, engine or RegorusEngine(bundle))
+
+
+def check(root: Path, environment: str, plan: Plan, *, now: dt.datetime | None = None, **options: Any) -> GateResult:
+    """Judge one environment's plan: the whole of ``mlgate check`` below the CLI."""
+    return prepare(root, environment, **options).judge(plan, now)

@@ -1,0 +1,268 @@
+# Data handling: payload logging of personal data, data residency of the serving regions and of the
+# training data, and the legal basis for special categories.
+# Region groups (eu, us, ...) map to AWS region prefixes in data.mlgate.thresholds.regionGroups.
+package mlgate.data
+
+# METADATA
+# title: Payload logs of personal data are redacted
+# description: A model that handles personal data and logs request or response payloads names the fields to redact from the logs.
+# custom:
+#   id: DATA-001
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(5)(c)", "Art. 12(1)"]
+#     nist-ai-rmf: ["MEASURE 2.10"]
+#     iso-42001: ["A.6.2.8", "A.7.4"]
+deny contains v if {
+	input.kind == "deployment"
+	_processes_personal
+	_logging
+	not _redacts
+	v := {
+		"id": "DATA-001",
+		"msg": sprintf("payload logging is on for %v data and redacts no field", [_categories_text]),
+	}
+}
+
+# METADATA
+# title: Payload log retention bounded
+# description: Payload logs of a model that handles personal data have a retention period, no longer than the environment's maximum.
+# custom:
+#   id: DATA-002
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(5)(e)", "Art. 12(1)"]
+#     nist-ai-rmf: ["MEASURE 2.10"]
+#     iso-42001: ["A.6.2.8"]
+deny contains v if {
+	input.kind == "deployment"
+	_processes_personal
+	_logging
+	days := _value(input.model.data.payloadLogging, "retentionDays")
+	max_days := object.get(env, "maxRetentionDays", null)
+	not _at_most(days, max_days)
+	v := {
+		"id": "DATA-002",
+		"msg": sprintf(
+			"payload logs of %v data are kept for %v days, the %v maximum is %v",
+			[_categories_text, days, _env_name, max_days],
+		),
+	}
+}
+
+# METADATA
+# title: Serving regions within the declared residency
+# description: Every region the plan deploys the model to lies within the model's declared data residency (a region group or an exact region).
+# custom:
+#   id: DATA-003
+#   severity: critical
+#   controls:
+#     eu-ai-act: ["Art. 26(1)"]
+#     nist-ai-rmf: ["GOVERN 1.1", "MAP 4.1"]
+#     iso-42001: ["A.6.2.5"]
+deny contains v if {
+	input.kind == "deployment"
+	some region in input.plannedRegions
+	not _resident(region, _residency, data.mlgate.thresholds.regionGroups)
+	v := {
+		"id": "DATA-003",
+		"msg": sprintf(
+			"the plan deploys %v to %v, outside its declared residency %v",
+			[input.model.name, region, _value(input.model.data, "residency")],
+		),
+		"region": region,
+	}
+}
+
+# METADATA
+# title: Legal basis for special categories in high-risk models
+# description: A high-risk model that handles special-category, health, biometric or children's data declares its legal basis.
+# custom:
+#   id: DATA-004
+#   severity: critical
+#   controls:
+#     eu-ai-act: ["Art. 10(5)"]
+#     nist-ai-rmf: ["GOVERN 1.1", "MEASURE 2.10"]
+#     iso-42001: ["A.7.3"]
+deny contains v if {
+	input.kind == "deployment"
+	input.model.riskTier == "high"
+	count(_special_categories) > 0
+	not _non_empty_string(_value(input.model.data, "legalBasis"))
+	v := {
+		"id": "DATA-004",
+		"msg": sprintf(
+			"high-risk model handles %v data without a declared legalBasis",
+			[concat(", ", sort(_special_categories))],
+		),
+	}
+}
+
+# METADATA
+# title: Training data within the declared residency
+# description: Every dataset in the lineage of a deployed version resides in a region within the model's declared data residency.
+# custom:
+#   id: DATA-005
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(b)"]
+#     nist-ai-rmf: ["MAP 4.1"]
+#     iso-42001: ["A.7.3", "A.7.5"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.deployed == true
+	some dataset in _datasets(_lineage(version))
+	residency := _value(dataset, "residency")
+	not _resident(residency, _residency, data.mlgate.thresholds.regionGroups)
+	v := {
+		"id": "DATA-005",
+		"msg": sprintf(
+			"version %v: dataset %v resides in %v, outside the declared residency %v",
+			[version.name, _value(dataset, "name"), residency, _value(input.model.data, "residency")],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Declared data categories match the training data
+# description: A model that declares it handles no personal data is not trained on a dataset whose lineage declares personal data categories.
+# custom:
+#   id: DATA-006
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(b)", "Art. 11(1)"]
+#     nist-ai-rmf: ["MAP 4.1", "MEASURE 2.10"]
+#     iso-42001: ["A.7.2", "A.7.5"]
+deny contains v if {
+	input.kind == "deployment"
+	"none" in _categories
+	some version in input.versions
+	version.deployed == true
+	some dataset in _datasets(_lineage(version))
+	found := _personal_in(_value(dataset, "categories"))
+	count(found) > 0
+	v := {
+		"id": "DATA-006",
+		"msg": sprintf(
+			"version %v: the spec declares no personal data but dataset %v holds %v data",
+			[version.name, _value(dataset, "name"), concat(", ", sort(found))],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Full payload logging of special categories
+# description: Logging both requests and responses (mode all) of a model that handles special-category, health, biometric or children's data keeps more sensitive data than most purposes need.
+# custom:
+#   id: DATA-007
+#   severity: medium
+#   controls:
+#     eu-ai-act: ["Art. 10(5)(c)"]
+#     nist-ai-rmf: ["MEASURE 2.10"]
+#     iso-42001: ["A.6.2.8"]
+warn contains v if {
+	input.kind == "deployment"
+	_logging
+	count(_special_categories) > 0
+	not _narrow_logging
+	v := {
+		"id": "DATA-007",
+		"msg": sprintf(
+			"payload logging records requests and responses of %v data; log one side only if the purpose allows",
+			[concat(", ", sort(_special_categories))],
+		),
+	}
+}
+
+# Helpers ---------------------------------------------------------------------------------------------------
+
+default _env_name := "default"
+
+_env_name := input.environment.name if is_string(input.environment.name)
+
+# The environment's thresholds; an environment without an entry gets the strict "default" set. Without
+# thresholds at all, every numeric limit is null, and a comparison with null fails (fail closed).
+default env := {}
+
+env := object.get(data.mlgate.thresholds.environments, _env_name, data.mlgate.thresholds.environments["default"])
+
+_personal := {"personal", "special", "health", "biometric", "children"}
+
+_special := {"special", "health", "biometric", "children"}
+
+_categories contains category if {
+	is_array(input.model.data.categories)
+	some category in input.model.data.categories
+}
+
+_special_categories contains category if {
+	some category in _categories
+	category in _special
+}
+
+_processes_personal if {
+	some category in _categories
+	category in _personal
+}
+
+# Undeclared categories are treated as personal data.
+_processes_personal if count(_categories) == 0
+
+default _categories_text := "undeclared"
+
+_categories_text := concat(", ", sort(_categories)) if count(_categories) > 0
+
+_logging if input.model.data.payloadLogging.enabled == true
+
+_redacts if {
+	is_array(input.model.data.payloadLogging.redact)
+	count(input.model.data.payloadLogging.redact) > 0
+}
+
+_narrow_logging if input.model.data.payloadLogging.mode in {"request", "response"}
+
+_residency := input.model.data.residency if is_array(input.model.data.residency)
+
+# region is in residency: an exact region name, or a region group whose prefixes it starts with.
+_resident(region, residency, _) if {
+	some entry in residency
+	entry == region
+}
+
+_resident(region, residency, groups) if {
+	is_string(region)
+	some entry in residency
+	some prefix in groups[entry]
+	startswith(region, prefix)
+}
+
+_personal_in(categories) := {category | some category in categories; category in _personal} if is_array(categories)
+
+_personal_in(categories) := set() if not is_array(categories)
+
+default _value(_, _) := null
+
+_value(obj, key) := obj[key]
+
+_lineage(version) := doc if {
+	ref := _value(_value(version, "evidence"), "lineage")
+	ref.present == true
+	doc := ref.document
+	is_object(doc)
+}
+
+_datasets(doc) := doc.datasets if is_array(doc.datasets)
+
+_non_empty_string(value) if {
+	is_string(value)
+	trim_space(value) != ""
+}
+
+_at_most(value, limit) if {
+	is_number(value)
+	is_number(limit)
+	value <= limit
+}

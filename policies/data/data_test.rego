@@ -1,0 +1,264 @@
+package mlgate.data_test
+
+import data.mlgate.data as handling
+
+# A good deployment document: an EU-resident model handling personal and financial data, logging
+# payloads with redaction and a 30-day retention, trained on EU data, planned in two EU regions.
+
+_lineage_doc := {
+	"apiVersion": "mlgate.io/v1",
+	"kind": "LineageEvidence",
+	"model": "credit-scoring",
+	"version": "v7",
+	"datasets": [{
+		"name": "adult-train",
+		"uri": "s3://mlgate-data/uci-adult/adult.data",
+		"digest": "sha256:f2c62076f19504d99a38b22badf445a7f42530ade6b827acf78dd143fbce38bb",
+		"role": "training",
+		"categories": ["personal"],
+		"residency": "eu-west-1",
+	}],
+}
+
+_good := {
+	"kind": "deployment",
+	"subject": "credit-scoring@prod",
+	"now": "2026-11-25T10:00:00Z",
+	"environment": {"name": "prod", "regions": ["eu-west-1", "eu-central-1", "us-east-1"]},
+	"model": {
+		"name": "credit-scoring",
+		"riskTier": "high",
+		"data": {
+			"categories": ["personal", "financial"],
+			"residency": ["eu"],
+			"payloadLogging": {"enabled": true, "mode": "all", "redact": ["ssn", "name"], "retentionDays": 30},
+			"legalBasis": "contract",
+		},
+	},
+	"deployment": {"regions": ["eu-west-1", "eu-central-1"], "traffic": {"v7": 100}, "abTest": null, "shadow": null},
+	"versions": [{
+		"name": "v7",
+		"position": 0,
+		"newest": true,
+		"deployed": true,
+		"weight": 100,
+		"evidence": {"lineage": {
+			"file": "evidence/credit-scoring/v7/lineage.json",
+			"present": true,
+			"document": _lineage_doc,
+		}},
+	}],
+	"plannedRegions": ["eu-central-1", "eu-west-1"],
+}
+
+_with(patches) := json.patch(_good, patches)
+
+_with_data(field, value) := _with([{"op": "replace", "path": concat("/", ["/model/data", field]), "value": value}])
+
+_has(decisions, id) if {
+	some d in decisions
+	d.id == id
+}
+
+test_good_document_has_no_decisions if {
+	denies := handling.deny with input as _good
+	warns := handling.warn with input as _good
+	count(denies) == 0
+	count(warns) == 0
+}
+
+# DATA-001
+
+test_data_001_logging_without_redaction if {
+	denies := handling.deny with input as _with_data("payloadLogging/redact", [])
+	some d in denies
+	d.id == "DATA-001"
+}
+
+test_data_001_undeclared_categories_count_as_personal if {
+	doc := json.patch(_with_data("payloadLogging/redact", []), [{"op": "remove", "path": "/model/data/categories"}])
+	denies := handling.deny with input as doc
+	_has(denies, "DATA-001")
+}
+
+test_data_001_no_personal_data_passes if {
+	doc := json.patch(_with_data("payloadLogging/redact", []), [
+		{"op": "replace", "path": "/model/data/categories", "value": ["none"]},
+		{"op": "replace", "path": "/versions/0/evidence/lineage", "value": null},
+	])
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-001")
+}
+
+test_data_001_logging_off_passes if {
+	denies := handling.deny with input as _with_data("payloadLogging", {"enabled": false})
+	not _has(denies, "DATA-001")
+}
+
+# DATA-002
+
+test_data_002_retention_too_long if {
+	denies := handling.deny with input as _with_data("payloadLogging/retentionDays", 365)
+	some d in denies
+	d.id == "DATA-002"
+	contains(d.msg, "365")
+}
+
+test_data_002_retention_unset if {
+	denies := handling.deny with input as _with_data("payloadLogging/retentionDays", null)
+	_has(denies, "DATA-002")
+}
+
+test_data_002_dev_maximum_is_lower if {
+	doc := json.patch(_with_data("payloadLogging/retentionDays", 60), [
+		{"op": "replace", "path": "/environment/name", "value": "dev"},
+	])
+	denies := handling.deny with input as doc
+	_has(denies, "DATA-002")
+}
+
+test_data_002_retention_at_maximum_passes if {
+	denies := handling.deny with input as _with_data("payloadLogging/retentionDays", 90)
+	not _has(denies, "DATA-002")
+}
+
+test_data_002_no_thresholds_fails_closed if {
+	denies := handling.deny with input as _good with data.mlgate.thresholds as {}
+	_has(denies, "DATA-002")
+}
+
+# DATA-003
+
+test_data_003_planned_region_outside_residency if {
+	denies := handling.deny with input as _with([
+		{"op": "replace", "path": "/plannedRegions", "value": ["eu-central-1", "eu-west-1", "us-east-1"]},
+	])
+	some d in denies
+	d.id == "DATA-003"
+	d.region == "us-east-1"
+	count({x | some x in denies; x.id == "DATA-003"}) == 1
+}
+
+test_data_003_plan_not_spec_is_judged if {
+	# the spec's regions are fine, but the plan deploys to ap-south-1
+	denies := handling.deny with input as _with([{"op": "replace", "path": "/plannedRegions", "value": ["ap-south-1"]}])
+	some d in denies
+	d.id == "DATA-003"
+	d.region == "ap-south-1"
+}
+
+test_data_003_exact_region_residency if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/residency", "value": ["eu-west-1"]},
+		{"op": "replace", "path": "/versions/0/evidence/lineage", "value": null},
+	])
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-003"
+	d.region == "eu-central-1"
+}
+
+test_data_003_middle_east_group_covers_israel if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/residency", "value": ["me"]},
+		{"op": "replace", "path": "/plannedRegions", "value": ["il-central-1", "me-south-1"]},
+		{"op": "replace", "path": "/versions/0/evidence/lineage", "value": null},
+	])
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-003")
+}
+
+test_data_003_regions_within_residency_pass if {
+	denies := handling.deny with input as _good
+	not _has(denies, "DATA-003")
+}
+
+# DATA-004
+
+test_data_004_health_data_without_legal_basis if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/categories", "value": ["personal", "health"]},
+		{"op": "replace", "path": "/model/data/legalBasis", "value": null},
+	])
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-004"
+	contains(d.msg, "health")
+}
+
+test_data_004_legal_basis_declared_passes if {
+	denies := handling.deny with input as _with_data("categories", ["personal", "health"])
+	not _has(denies, "DATA-004")
+}
+
+test_data_004_limited_risk_passes if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/categories", "value": ["biometric"]},
+		{"op": "replace", "path": "/model/data/legalBasis", "value": null},
+		{"op": "replace", "path": "/model/riskTier", "value": "limited"},
+	])
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-004")
+}
+
+# DATA-005
+
+test_data_005_training_data_outside_residency if {
+	denies := handling.deny with input as _with([
+		{"op": "replace", "path": "/versions/0/evidence/lineage/document/datasets/0/residency", "value": "us-east-1"},
+	])
+	some d in denies
+	d.id == "DATA-005"
+	d.version == "v7"
+}
+
+test_data_005_residency_unknown_fails_closed if {
+	denies := handling.deny with input as _with([
+		{"op": "remove", "path": "/versions/0/evidence/lineage/document/datasets/0/residency"},
+	])
+	_has(denies, "DATA-005")
+}
+
+test_data_005_training_data_in_residency_passes if {
+	denies := handling.deny with input as _good
+	not _has(denies, "DATA-005")
+}
+
+# DATA-006
+
+test_data_006_none_declared_but_personal_training_data if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/categories", "value": ["none"]},
+		{"op": "replace", "path": "/model/data/payloadLogging", "value": {"enabled": false}},
+	])
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-006"
+	contains(d.msg, "adult-train")
+}
+
+test_data_006_none_declared_and_none_in_data_passes if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/categories", "value": ["none"]},
+		{"op": "replace", "path": "/versions/0/evidence/lineage/document/datasets/0/categories", "value": ["none"]},
+	])
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-006")
+}
+
+# DATA-007
+
+test_data_007_full_logging_of_special_categories if {
+	warns := handling.warn with input as _with_data("categories", ["personal", "special"])
+	some w in warns
+	w.id == "DATA-007"
+}
+
+test_data_007_request_only_logging_passes if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/categories", "value": ["personal", "special"]},
+		{"op": "replace", "path": "/model/data/payloadLogging/mode", "value": "request"},
+	])
+	warns := handling.warn with input as doc
+	not _has(warns, "DATA-007")
+}

@@ -1,0 +1,321 @@
+# Fairness of the versions that answer users: their fairness evidence exists, describes them, is recent,
+# and every sensitive feature stays within the environment's limits for the model's risk tier.
+# Limits come from data.mlgate.thresholds.environments[<env>].fairness[<riskTier>].
+package mlgate.fairness
+
+# METADATA
+# title: Fairness evidence present
+# description: Every version that answers users (weight above 0, or an A/B test route) has a readable fairness evidence file that reports at least one sensitive feature.
+# custom:
+#   id: FAIR-001
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 9(8)", "Art. 10(2)(f)"]
+#     nist-ai-rmf: ["MEASURE 2.11"]
+#     iso-42001: ["A.6.2.4"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	ref := _evidence_ref(version, "fairness")
+	not _document(ref)
+	v := {
+		"id": "FAIR-001",
+		"msg": sprintf(
+			"version %v answers users (weight %v) without fairness evidence: %v",
+			[version.name, version.weight, _absence(ref)],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Fairness evidence present
+# description: Every version that answers users (weight above 0, or an A/B test route) has a readable fairness evidence file that reports at least one sensitive feature.
+# custom:
+#   id: FAIR-001
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 9(8)", "Art. 10(2)(f)"]
+#     nist-ai-rmf: ["MEASURE 2.11"]
+#     iso-42001: ["A.6.2.4"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	doc := _fairness(version)
+	not _has_features(doc)
+	v := {
+		"id": "FAIR-001",
+		"msg": sprintf("version %v: fairness evidence %v reports no sensitive features", [version.name, _file(version)]),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Demographic parity within threshold
+# description: For every sensitive feature of a version with traffic, the demographic-parity difference stays within the environment's limit for the model's risk tier.
+# custom:
+#   id: FAIR-002
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(f)", "Art. 15(1)"]
+#     nist-ai-rmf: ["MEASURE 2.11"]
+#     iso-42001: ["A.7.4"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	some feature_name, feature in _features(_fairness(version))
+	value := _value(feature, "demographicParityDifference")
+	limit := _value(limits, "maxDemographicParityDifference")
+	not _at_most(value, limit)
+	v := {
+		"id": "FAIR-002",
+		"msg": sprintf(
+			"version %v: demographic-parity difference for %v is %v, above the %v limit of %v for %v-risk models",
+			[version.name, feature_name, value, _env_name, limit, _tier],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Equalized odds within threshold
+# description: For every sensitive feature of a version with traffic, the equalized-odds difference (the larger gap in true- or false-positive rate between groups) stays within the environment's limit.
+# custom:
+#   id: FAIR-003
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 9(8)", "Art. 10(2)(f)"]
+#     nist-ai-rmf: ["MEASURE 2.11"]
+#     iso-42001: ["A.6.2.4"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	some feature_name, feature in _features(_fairness(version))
+	value := _value(feature, "equalizedOddsDifference")
+	limit := _value(limits, "maxEqualizedOddsDifference")
+	not _at_most(value, limit)
+	v := {
+		"id": "FAIR-003",
+		"msg": sprintf(
+			"version %v: equalized-odds difference for %v is %v, above the %v limit of %v for %v-risk models",
+			[version.name, feature_name, value, _env_name, limit, _tier],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Demographic-parity ratio above threshold
+# description: For every sensitive feature of a version with traffic, the lowest group selection rate divided by the highest stays at or above the environment's minimum (the four-fifths rule in production).
+# custom:
+#   id: FAIR-004
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(f)", "Art. 10(2)(g)"]
+#     nist-ai-rmf: ["MEASURE 2.11"]
+#     iso-42001: ["A.7.4"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	some feature_name, feature in _features(_fairness(version))
+	value := _value(feature, "demographicParityRatio")
+	limit := _value(limits, "minDemographicParityRatio")
+	not _at_least(value, limit)
+	v := {
+		"id": "FAIR-004",
+		"msg": sprintf(
+			"version %v: demographic-parity ratio for %v is %v, below the %v minimum of %v for %v-risk models",
+			[version.name, feature_name, value, _env_name, limit, _tier],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Evaluation groups large enough
+# description: Each group of a sensitive feature in the fairness evaluation holds at least the environment's minimum number of rows, so its metrics mean something.
+# custom:
+#   id: FAIR-005
+#   severity: low
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(h)", "Art. 10(3)"]
+#     nist-ai-rmf: ["MEASURE 2.1", "MEASURE 2.11"]
+#     iso-42001: ["A.7.4"]
+warn contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	some feature_name, feature in _features(_fairness(version))
+	some group_name, group in _groups(feature)
+	size := _value(group, "n")
+	minimum := object.get(env, "minGroupSize", null)
+	not _at_least(size, minimum)
+	v := {
+		"id": "FAIR-005",
+		"msg": sprintf(
+			"version %v: group %v of %v has %v rows in the fairness evaluation, fewer than %v",
+			[version.name, group_name, feature_name, size, minimum],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Fairness evidence describes the version
+# description: The fairness evidence of a version with traffic is a FairnessEvidence document for this model and this version.
+# custom:
+#   id: FAIR-006
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 11(1)", "Art. 17(1)(d)"]
+#     nist-ai-rmf: ["MEASURE 2.1"]
+#     iso-42001: ["A.6.2.4", "A.6.2.7"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	doc := _fairness(version)
+	not _describes(doc, "FairnessEvidence", input.model.name, version.name)
+	v := {
+		"id": "FAIR-006",
+		"msg": sprintf(
+			"version %v: %v is a %v for %v@%v, expected FairnessEvidence for %v@%v",
+			[
+				version.name, _file(version), _value(doc, "kind"), _value(doc, "model"), _value(doc, "version"),
+				input.model.name, version.name,
+			],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Fairness evidence recent
+# description: The fairness evidence of a version with traffic was generated no more than the environment's maximum number of days before the gate run.
+# custom:
+#   id: FAIR-007
+#   severity: medium
+#   controls:
+#     eu-ai-act: ["Art. 9(2)", "Art. 72(1)"]
+#     nist-ai-rmf: ["GOVERN 1.5", "MEASURE 2.11"]
+#     iso-42001: ["A.6.2.6"]
+warn contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.name in _serving
+	doc := _fairness(version)
+	generated := _value(doc, "generatedAt")
+	max_days := object.get(env, "maxEvidenceAgeDays", null)
+	not _recent(generated, input.now, max_days)
+	v := {
+		"id": "FAIR-007",
+		"msg": sprintf(
+			"version %v: fairness evidence generated at %v is more than %v days older than this run (%v)",
+			[version.name, generated, max_days, input.now],
+		),
+		"version": version.name,
+	}
+}
+
+# Helpers ---------------------------------------------------------------------------------------------------
+
+default _env_name := "default"
+
+_env_name := input.environment.name if is_string(input.environment.name)
+
+# The environment's thresholds; an environment without an entry gets the strict "default" set. Without
+# thresholds at all, every numeric limit is null, and a comparison with null fails (fail closed).
+default env := {}
+
+env := object.get(data.mlgate.thresholds.environments, _env_name, data.mlgate.thresholds.environments["default"])
+
+# A missing or unknown risk tier is judged as high risk.
+default _tier := "high"
+
+_tier := input.model.riskTier if input.model.riskTier in {"minimal", "limited", "high"}
+
+default limits := {}
+
+limits := object.get(env.fairness, _tier, env.fairness.high)
+
+# Names of the versions that answer users: a share of the weighted traffic, or an A/B test route.
+# A shadow version alone does not: its answers are discarded.
+_serving contains version.name if {
+	some version in input.versions
+	version.deployed == true
+	is_number(version.weight)
+	version.weight > 0
+}
+
+_serving contains name if {
+	routes := input.deployment.abTest.routes
+	is_object(routes)
+	some name in routes
+}
+
+default _value(_, _) := null
+
+_value(obj, key) := obj[key]
+
+_evidence_ref(version, kind) := _value(_value(version, "evidence"), kind)
+
+_document(ref) := ref.document if {
+	ref.present == true
+	is_object(ref.document)
+}
+
+_fairness(version) := _document(_evidence_ref(version, "fairness"))
+
+_file(version) := _value(_evidence_ref(version, "fairness"), "file")
+
+default _absence(_) := "the evidence file could not be read"
+
+_absence(ref) := "the spec names no fairness evidence file" if ref == null
+
+_absence(ref) := sprintf("%v does not exist", [ref.file]) if ref.present == false
+
+_has_features(doc) if {
+	is_object(doc.features)
+	count(doc.features) > 0
+}
+
+_features(doc) := doc.features if is_object(doc.features)
+
+_groups(feature) := feature.groups if is_object(feature.groups)
+
+_describes(doc, kind, model, version) if {
+	doc.kind == kind
+	doc.model == model
+	doc.version == version
+}
+
+_at_most(value, limit) if {
+	is_number(value)
+	is_number(limit)
+	abs(value) <= limit
+}
+
+_at_least(value, limit) if {
+	is_number(value)
+	is_number(limit)
+	value >= limit
+}
+
+_ns_per_day := ((24 * 60) * 60) * 1000000000
+
+_timestamp(value) if {
+	is_string(value)
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`, value)
+}
+
+_recent(generated, now, max_days) if {
+	_timestamp(generated)
+	_timestamp(now)
+	is_number(max_days)
+	time.parse_rfc3339_ns(now) - time.parse_rfc3339_ns(generated) <= max_days * _ns_per_day
+}
