@@ -219,12 +219,6 @@ def _stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, metavar="N", help="processes for big catalogs (default: CPU count)")
 
 
-def _describe_formats() -> str:
-    from compliance.outputs import FORMATS
-
-    return "\n".join(f"  {name:8} {formatter.description}" for name, formatter in FORMATS.items())
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlgate",
@@ -277,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build one input per model deployment (spec + plan + evidence) and one for the platform, "
         "evaluate the policies in policies/ on the embedded engine, apply policies/waivers.yaml and report. "
         "Exit 0 when no unwaived deny remains, 1 when one does, 2 on bad input or an engine error.",
-        epilog="formats:\n" + _describe_formats(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="formats: text (a table per model), json (GateResult), sarif (2.1.0, for code scanning), "
+        "junit (a testcase per deployment and policy package), github (workflow annotations)",
     )
     _stack_flags(check_cmd)
     check_cmd.add_argument("--plan", metavar="FILE", help="gate this plan file instead of capturing one")

@@ -113,15 +113,13 @@ def _kubeconfig(value: SecretRef | str | None) -> pulumi.Input[str] | None:
 
 
 def build(root: Path | None = None, *, shard: tuple[int, int] | None = None) -> None:
-    """Register the stack's resources. ``shard=(i, n)`` builds only every n-th model from the i-th
+    """Register the stack's resources. ``shard=(i, n)`` builds only every n-th model file from the i-th
     (``mlgate plan`` captures big catalogs in parallel processes; shared resources repeat per shard)."""
     root = root or find_project_root()
     stack = stack_config_from_pulumi(pulumi.get_stack(), root)
-    catalog = load_catalog(root / stack.catalog)
+    # A shard reads only its own model files: the parent process validated the whole catalog.
+    catalog = load_catalog(root / stack.catalog, shard=shard)
     deployments: Sequence[Deployment] = catalog.deployments(stack)
-    if shard is not None:
-        index, count = shard
-        deployments = deployments[index::count]
     for region_config in stack.regions:
         region = Region(region_config.name, {"kubeconfig": _kubeconfig(region_config.kubeconfig)})
         placed = pulumi.ResourceOptions(parent=region, providers={"kubernetes": region.kubernetes})

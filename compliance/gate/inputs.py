@@ -139,11 +139,14 @@ def build_inputs(catalog: Catalog, stack: StackConfig, plan: Plan, root: Path, n
         ],
         "resources": [
             {
+                "urn": r.urn,
                 "type": r.type,
                 "name": r.name,
                 "region": r.region,
                 "custom": r.custom,
                 "parent": r.parent,
+                "provider": r.provider,
+                "dependencies": list(r.dependencies),
                 "inputs": r.inputs,
             }
             for r in plan.resources

@@ -216,14 +216,19 @@ class Catalog:
         return result
 
 
-def load_catalog(directory: str | Path) -> Catalog:
-    """Every ``*.yaml``/``*.yml`` file in ``directory`` (not recursive), one ModelDeployment each."""
+def load_catalog(directory: str | Path, *, shard: tuple[int, int] | None = None) -> Catalog:
+    """Every ``*.yaml``/``*.yml`` file in ``directory`` (not recursive), one ModelDeployment each.
+
+    ``shard=(i, n)`` loads every n-th file from the i-th only (names are then unique only within it).
+    """
     root = Path(directory)
     if not root.is_dir():
         raise SpecError("catalog directory not found", file=root)
     files = sorted(p for p in root.iterdir() if p.suffix in _SUFFIXES and p.is_file())
     if len(files) > MAX_CATALOG_FILES:
         raise SpecError(f"holds {len(files)} model files, more than the {MAX_CATALOG_FILES:,} limit", file=root)
+    if shard is not None:
+        files = files[shard[0] :: shard[1]]
     models: list[LoadedModel] = []
     first_file: dict[str, Path] = {}
     for file in files:
