@@ -290,3 +290,22 @@ def test_malformed_waivers_name_file_line_and_field(tmp_path: Path, edit: tuple[
     with pytest.raises(PolicyError) as caught:
         load_waivers(file)
     assert str(caught.value).startswith(str(file) + expected)
+
+
+@pytest.mark.parametrize("head", ["deny if {", "deny[v] {", "warn := {"])
+def test_decisions_must_be_multi_value_rules(tmp_path: Path, head: str) -> None:
+    # As conftest does: a `deny` that is not a set of decision objects cannot be judged.
+    with pytest.raises(PolicyError) as caught:
+        bundle_with(tmp_path, {"serving/serving.rego": f"package mlgate.serving\n\n{head}\n\tinput.x\n}}\n"})
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'policies' / 'serving' / 'serving.rego'}:3: ")
+    assert "must be a multi-value rule" in message
+
+
+def test_the_embedded_engine_evaluates_only_deny_and_warn(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path, {"fairness/fairness.rego": RULE + "\nhelper := 1 / 0 if input.boom\n"})
+    assert bundle.decision_rules("mlgate.fairness") == ("deny", "warn")
+    values = RegorusEngine(bundle).evaluate({"dpd": 0.5, "n": 100, "boom": True}, ["mlgate.fairness", "mlgate.nope"])
+    assert values["mlgate.fairness"]["warn"] == []
+    assert [d["id"] for d in values["mlgate.fairness"]["deny"]] == ["FAIR-002"]
+    assert values["mlgate.nope"] is UNDEFINED

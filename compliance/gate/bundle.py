@@ -23,6 +23,9 @@ __all__ = ["PolicyBundle", "parse_metadata"]
 MAX_POLICY_BYTES = 4 * 1024 * 1024
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
 _RULE_HEAD = re.compile(r"^(deny|warn)\s+contains\b")
+_DECISION_HEAD = re.compile(r"^(deny|warn)\s+contains\b", re.MULTILINE)
+# deny/warn defined any other way (`deny if`, `deny := …`, v0 `deny[x] {`) is not a set of decisions.
+_BAD_DECISION_HEAD = re.compile(r"^(deny|warn)\b(?!\s+contains\b)(?!\s*:=\s*set\(\))", re.MULTILINE)
 _ID = re.compile(r"^(FAIR|LIN|DATA|SERV|PLAT)-\d{3}$")
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
@@ -128,6 +131,11 @@ class PolicyBundle:
     def tests(self) -> tuple[PolicyFile, ...]:
         return tuple(f for f in self.files if f.is_test)
 
+    def decision_rules(self, package: str) -> tuple[str, ...]:
+        """``deny``/``warn`` as the package's modules define them (``deny contains …``)."""
+        heads = {m.group(1) for f in self.modules if f.package == package for m in _DECISION_HEAD.finditer(f.text)}
+        return tuple(rule for rule in ("deny", "warn") if rule in heads)
+
     @property
     def packages(self) -> tuple[str, ...]:
         """The packages the gate evaluates: ``mlgate.<concern>`` of every non-test module."""
@@ -159,7 +167,16 @@ class PolicyBundle:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise PolicyError(f"cannot read: {exc}", file=shown) from None
-            files.append(PolicyFile(relative, text, _package_of(shown, text)))
+            policy = PolicyFile(relative, text, _package_of(shown, text))
+            bad = None if policy.is_test else _BAD_DECISION_HEAD.search(text)
+            if bad:
+                line = text.count("\n", 0, bad.start()) + 1
+                raise PolicyError(
+                    f"`{bad.group(1)}` must be a multi-value rule: `{bad.group(1)} contains v if {{ … }}`",
+                    file=shown,
+                    line=line,
+                )
+            files.append(policy)
         if not any(not f.is_test for f in files):
             raise PolicyError("no Rego policies (*.rego) found", file=root)
         for f in files:

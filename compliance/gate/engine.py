@@ -79,6 +79,9 @@ class RegorusEngine:
                 raise PolicyError(
                     f"Rego does not compile: {message}", file=bundle.root / policy.path, line=line
                 ) from None
+        # Which of deny/warn each package defines: evaluating those rules alone skips the package's other
+        # helper values, which a whole-package query would compute and serialise (~40 % of the time).
+        self._rules = {package: bundle.decision_rules(package) for package in bundle.packages}
         try:
             self._engine.add_data_json(bundle.data_text)
         except Exception as exc:  # noqa: BLE001
@@ -86,10 +89,26 @@ class RegorusEngine:
 
     def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
         try:
-            self._engine.set_input_json(json.dumps(document))
+            # Input as Python objects (regorus converts them: cheaper than json.dumps + parse); results
+            # always through JSON, which keeps sets of objects intact.
+            self._engine.set_input(dict(document))
         except Exception as exc:  # noqa: BLE001
             raise EngineError(f"input rejected by the embedded engine: {_clean(exc)[0]}") from None
-        return {package: self.query(f"data.{package}") for package in packages}
+        values: dict[str, Any] = {}
+        for package in packages:
+            rules = self._rules.get(package)
+            if rules is None:
+                values[package] = UNDEFINED  # not a package of this bundle: the gate fails closed
+                continue
+            values[package] = {rule: self._rule(f"data.{package}.{rule}") for rule in rules}
+        return values
+
+    def _rule(self, path: str) -> Any:
+        try:
+            return json.loads(self._engine.eval_rule_as_json(path))
+        except Exception as exc:  # noqa: BLE001 - a builtin type error inside a rule raises here
+            message, line = _clean(exc)
+            raise EngineError(f"{path}: {message}" + (f" (policy line {line})" if line else "")) from None
 
     def query(self, query: str) -> Any:
         try:

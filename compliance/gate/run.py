@@ -27,13 +27,12 @@ def _gate_error(subject: Subject, message: str, policy: str = "mlgate.gate") -> 
     return Decision(GATE_ERROR, "deny", message, subject.name, policy, file=subject.file, line=subject.line)
 
 
-def _decisions_of(subject: Subject, package: str, value: Any, bundle: PolicyBundle) -> list[Decision]:
+def _decisions_of(subject: Subject, package: str, value: Any, controls: dict[str, tuple[str, ...]]) -> list[Decision]:
     """The package's deny/warn sets as Decisions, or one GATE-ERROR naming what was wrong."""
     if value is UNDEFINED:
         return [_gate_error(subject, f"package {package} is undefined: no policy was evaluated", package)]
     if not isinstance(value, dict):
         return [_gate_error(subject, f"package {package} returned {type(value).__name__}, not an object", package)]
-    controls = {r.id: r.control_refs for r in bundle.rules}
     decisions: list[Decision] = []
     level: Level
     for level in ("deny", "warn"):
@@ -110,6 +109,7 @@ def evaluate(
 ) -> GateResult:
     today = today or dt.datetime.now(dt.UTC).date()
     packages = bundle.packages
+    controls = {r.id: r.control_refs for r in bundle.rules}
     decisions: list[Decision] = []
     for gate_input in inputs:
         subject = gate_input.subject
@@ -122,7 +122,7 @@ def evaluate(
             decisions.append(_gate_error(subject, f"{engine.name} engine failed: {type(exc).__name__}: {exc}"))
             continue
         for package in packages:
-            decisions.extend(_decisions_of(subject, package, values.get(package, UNDEFINED), bundle))
+            decisions.extend(_decisions_of(subject, package, values.get(package, UNDEFINED), controls))
     subjects = tuple(i.subject for i in inputs)
     decisions = _apply_waivers(decisions, waivers, today)
     decisions.extend(_expired_waiver_warnings(subjects, waivers, today))
