@@ -30,7 +30,7 @@ def _err(message: str, stream: TextIO | None = None) -> None:
 
 
 def _project_root(args: argparse.Namespace) -> Path:
-    from compliance.program import find_project_root
+    from compliance._internal.project import find_project_root
 
     return Path(args.root).resolve() if args.root else find_project_root()
 

@@ -17,24 +17,15 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 
-from compliance.errors import SpecError
+from compliance._internal.project import find_project_root
 from compliance.spec.load import Deployment, load_catalog, parse_stack_config
 from compliance.spec.stack import SecretRef, StackConfig
 from components import ModelDeployment, Region
 from components.manifests import ModelDeploymentArgs, VersionArgs
 
-__all__ = ["build", "deployment_args", "find_project_root", "stack_config_from_pulumi"]
+__all__ = ["build", "deployment_args", "stack_config_from_pulumi"]
 
 GATEWAY = "istio-system/mlgate-gateway"
-
-
-def find_project_root(start: Path | None = None) -> Path:
-    """The directory holding ``Pulumi.yaml``, searched upwards (Pulumi runs us from ``stacks/``)."""
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        if (directory / "Pulumi.yaml").is_file():
-            return directory
-    raise SpecError("no Pulumi.yaml found in this directory or above", file=here)
 
 
 def _config_map() -> dict[str, Any]:
