@@ -240,11 +240,10 @@ def fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def record(text: str, sizes: str) -> None:
+def record(title: str, details: str, text: str) -> None:
     if not DOC.exists():
         DOC.write_text("# Benchmarks\n\nRerun with `python bench/plan_bench.py --record`.\n", encoding="utf-8")
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"\n## Run of {stamp}\n\nMachine: {machine()}. Sizes: {sizes}.\n\n{text}\n"
+    section = f"\n## {title}\n\nMachine: {machine()}. {details}\n\n{text}\n"
     with DOC.open("a", encoding="utf-8") as out:
         out.write(section)
 
@@ -258,10 +257,11 @@ def main() -> None:
     parser.add_argument("--help-runs", type=int, default=10)
     parser.add_argument("--suggestions", default="", metavar="LIST", help="run plan with bench/suggestions.py patches")
     parser.add_argument("--workdir", type=Path, help="where fleets are written (default: a temporary directory)")
-    parser.add_argument("--record", action="store_true", help=f"append the results to {DOC.relative_to(REPO)}")
+    parser.add_argument("--record", action="store_true", help="append the results to docs/benchmarks.md")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     load_before = os.getloadavg()[0]  # the machine may be shared: a busy one slows every number
+    started, source = dt.datetime.now(dt.UTC), fingerprint()
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         runs = []
@@ -276,11 +276,17 @@ def main() -> None:
     text = render(runs, help_times, args.workers, args.suggestions)
     print(f"Machine: {machine()}\n\n{text}")
     if args.record:
-        runs_note = (
-            f"{args.repeat} run(s) per size, median reported; load average before: {load_before:.2f}; "
-            f"source fingerprint {fingerprint()}"
+        title = f"Run of {started:%Y-%m-%d %H:%M} UTC"
+        if args.suggestions:
+            title += f" (with bench/suggestions.py: {args.suggestions})"
+        after = fingerprint()
+        changed = f", changed to {after} during the run" if after != source else ""
+        details = (
+            f"Sizes: {', '.join(f'{m:,} x {args.regions}' for m in sizes)}; {args.repeat} run(s) per size, "
+            f"median reported; load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f}; "
+            f"mlgate source fingerprint {source}{changed}."
         )
-        record(text, ", ".join(f"{m} x {args.regions}" for m in sizes) + f" ({runs_note})")
+        record(title, details, text)
 
 
 if __name__ == "__main__":
