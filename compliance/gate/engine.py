@@ -47,7 +47,7 @@ def _clean(exc: BaseException) -> tuple[str, int | None]:
     return " ".join(message.split()), int(where.group(2)) if where else None
 
 
-def _value_of(raw: str, query: str) -> Any:
+def _value_of(raw: str) -> Any:
     result = json.loads(raw).get("result") or []
     if not result:
         return UNDEFINED
@@ -112,7 +112,7 @@ class RegorusEngine:
 
     def query(self, query: str) -> Any:
         try:
-            return _value_of(self._engine.eval_query_as_json(query), query)
+            return _value_of(self._engine.eval_query_as_json(query))
         except Exception as exc:  # noqa: BLE001 - a builtin type error inside a rule raises here
             message, line = _clean(exc)
             raise EngineError(f"{query}: {message}" + (f" (policy line {line})" if line else "")) from None

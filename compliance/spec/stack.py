@@ -68,10 +68,6 @@ class StackConfig(_Strict):
         return next(r for r in self.regions if r.name == name)
 
 
-# Stack config keys (without the `mlgate:` prefix) and the StackConfig field each fills.
-CONFIG_KEYS = ("catalog", "regions", "policy", "domain", "payloadLogUrl")
-
-
 def consistency_errors(config: StackConfig) -> list[tuple[tuple[str | int, ...], str]]:
     errors: list[tuple[tuple[str | int, ...], str]] = []
     seen: set[str] = set()
