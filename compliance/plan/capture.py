@@ -135,8 +135,9 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
             return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=state_proto)
 
     settings.ROOT.set(None)  # a fresh root Stack resource per run (several stacks per process)
-    monitor = _RecordingMonitor(_Mocks())
-    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=environment, preview=True, monitor=monitor)
+    engine_mocks = _Mocks()
+    monitor = _RecordingMonitor(engine_mocks)
+    pulumi.runtime.set_mocks(engine_mocks, project=PROJECT, stack=environment, preview=True, monitor=monitor)
     pulumi.runtime.set_all_config(config, [])
     errors: list[BaseException] = []
 
