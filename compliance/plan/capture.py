@@ -23,7 +23,7 @@ from compliance.errors import MlgateError, PlanError
 from compliance.plan.model import SECRET, Plan, PlannedResource, assign_regions, normalise
 from compliance.spec.load import load_catalog, load_stack_config
 
-__all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config"]
+__all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config", "mock_state", "run_program"]
 
 PROJECT = "mlgate"
 # Below this many model deployments one process is faster than starting workers.
@@ -79,23 +79,54 @@ def _lean_sdk() -> Iterator[None]:
 
 
 def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int, int] | None) -> list[PlannedResource]:
-    """Run the program once under mocks in this process; returns the recorded resources."""
+    """Run the stack's program once under mocks in this process; returns the recorded resources."""
+    from compliance.program import build
+
+    return run_program(lambda: build(root, shard=shard), environment, config)
+
+
+_ACCOUNT = "123456789012"
+
+
+def mock_state(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs a provider would report, for the few resources whose outputs feed other inputs (an EKS
+    cluster's OIDC issuer feeds IRSA trust policies, a load balancer's hostname feeds DNS records). Every
+    other resource reports nothing, as in a preview: its outputs are unknown."""
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        state: dict[str, Any] = {"arn": f"arn:aws:{service}::{_ACCOUNT}:{name}"}
+        if type_ == "aws:eks/cluster:Cluster":
+            cluster = inputs.get("name", name)
+            state |= {
+                "name": cluster,
+                "endpoint": f"https://{cluster}.eks.mock.invalid",
+                "certificateAuthority": {"data": "bW9jay1jYQ=="},
+                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.mock.invalid/id/{cluster}"}]}],
+            }
+        elif type_ in ("aws:iam/role:Role", "aws:s3/bucket:Bucket"):
+            state |= {"name": inputs.get("name", name), "bucket": inputs.get("bucket", name)}
+        return state
+    if type_ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
+        return {"status": {"loadBalancer": {"ingress": [{"hostname": f"{name}.elb.mock.invalid"}]}}}
+    return {}
+
+
+def run_program(program: Callable[[], None], environment: str, config: dict[str, str]) -> list[PlannedResource]:
+    """Run a Pulumi program (a function registering resources) under the mock engine in this process and
+    return what it registered. ``config`` keys carry the project prefix (``mlgate:regions``)."""
     import pulumi
     from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.proto import resource_pb2
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-    from compliance.program import build
-
     recorded: list[PlannedResource] = []
     lock = threading.Lock()
 
     class _Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-            # No state, as in a preview: outputs of resources not yet created are unknown. (Echoing the
-            # inputs back cost a serialise + deserialise of every resource.)
-            return f"{args.name}-id", {}
+            # Not the inputs echoed back: that cost a serialise + deserialise of every resource.
+            return f"{args.name}-id", mock_state(args.typ, args.name, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             return {}, None
@@ -141,16 +172,16 @@ def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int,
     pulumi.runtime.set_all_config(config, [])
     errors: list[BaseException] = []
 
-    def program() -> None:
+    def guarded() -> None:
         try:
-            build(root, shard=shard)
+            program()
         except BaseException as exc:  # surfaced after the engine unwinds
             errors.append(exc)
             raise
 
     try:
         with _lean_sdk():
-            _sync_await(run_pulumi_func(program))
+            _sync_await(run_pulumi_func(guarded))
     except Exception as exc:  # noqa: BLE001 - any program failure is a plan error (exit 2), never a pass
         failure = errors[0] if errors else exc
         if isinstance(failure, MlgateError):
