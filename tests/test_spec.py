@@ -110,8 +110,11 @@ def test_shadow_version_not_deployed(tmp_path: Path, edit: Edit) -> None:
             "        fairnes: ../evidence/credit-scoring/v6/fairness.json",
             "25: spec.versions[v6].evidence.fairnes: unknown field",
         ),
-        ("  batching: {maxBatchSize: 32, maxLatencyMs: 50}", "  batching: {maxBatchSize: 32, maxLatencyMs: 50, x: 1}",
-         "13: spec.batching.x: unknown field"),
+        (
+            "  batching: {maxBatchSize: 32, maxLatencyMs: 50}",
+            "  batching: {maxBatchSize: 32, maxLatencyMs: 50, x: 1}",
+            "13: spec.batching.x: unknown field",
+        ),
     ],
     ids=["top-level-of-data", "in-a-named-list-item", "in-a-flow-mapping"],
 )
@@ -123,9 +126,7 @@ def test_unknown_field_is_rejected_with_its_path(credit: Path, edit: Edit, old: 
 def test_typo_of_a_required_field_is_named_with_a_suggestion(credit: Path, edit: Edit) -> None:
     # The typo is reported before the "missing riskTier" it causes, which is counted in "(+1 more)".
     edit(credit, "  riskTier: high", "  riskTeir: high")
-    assert model_error(credit) == (
-        f"{credit}:6: metadata.riskTeir: unknown field (did you mean 'riskTier'?) (+1 more)"
-    )
+    assert model_error(credit) == (f"{credit}:6: metadata.riskTeir: unknown field (did you mean 'riskTier'?) (+1 more)")
 
 
 def test_unknown_capitalised_field_keeps_its_name(credit: Path, edit: Edit) -> None:
@@ -198,7 +199,11 @@ def test_digest_of_wrong_length(credit: Path, edit: Edit) -> None:
 
 
 def test_storage_uri_scheme_ftp_is_rejected(credit: Path, edit: Edit) -> None:
-    edit(credit, "storageUri: s3://mlgate-models/credit-scoring/v6/", "storageUri: ftp://mlgate-models/credit-scoring/v6/")
+    edit(
+        credit,
+        "storageUri: s3://mlgate-models/credit-scoring/v6/",
+        "storageUri: ftp://mlgate-models/credit-scoring/v6/",
+    )
     assert model_error(credit) == (
         f"{credit}:22: spec.versions[v6].storageUri: 'ftp://mlgate-models/credit-scoring/v6/' must start with one "
         "of s3://, gs://, pvc://, oci://, hf://"
@@ -208,7 +213,7 @@ def test_storage_uri_scheme_ftp_is_rejected(credit: Path, edit: Edit) -> None:
 def test_cpu_must_be_a_kubernetes_quantity(credit: Path, edit: Edit) -> None:
     edit(credit, 'cpu: "2"', 'cpu: "2 cores"')
     assert model_error(credit) == (
-        f"{credit}:11: spec.resources.cpu: '2 cores' is not a Kubernetes quantity (like \"2\", \"500m\", \"8Gi\")"
+        f'{credit}:11: spec.resources.cpu: \'2 cores\' is not a Kubernetes quantity (like "2", "500m", "8Gi")'
     )
 
 
@@ -412,7 +417,7 @@ def test_example_stacks_load() -> None:
 def test_stack_region_listed_twice(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1", "    - name: eu-west-1")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:17: mlgate:regions[eu-west-1].name: region 'eu-west-1' is listed twice"
+        f"{prod_stack}:19: mlgate:regions[eu-west-1].name: region 'eu-west-1' is listed twice"
     )
 
 
@@ -443,6 +448,56 @@ def test_instance_type_without_a_size(prod_stack: Path, edit: Edit) -> None:
     assert str(info.value).endswith("(got 'g5')")
 
 
+def test_gpu_pool_of_a_cpu_instance_type(prod_stack: Path, edit: Edit) -> None:
+    edit(prod_stack, "instanceTypes: [g6e.xlarge]", "instanceTypes: [m6i.xlarge]")
+    error = stack_error(prod_stack)
+    assert error.startswith(
+        f"{prod_stack}:12: mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]: "
+        "'m6i.xlarge' is not an NVIDIA GPU instance type (families: g4dn, g5, "
+    )
+
+
+def test_gpu_pools_of_an_existing_cluster(prod_stack: Path, edit: Edit) -> None:
+    edit(
+        prod_stack,
+        "      cluster: existing\n",
+        "      cluster: existing\n      gpuNodePools: [{name: x, instanceTypes: [g5.xlarge], minSize: 0, maxSize: 1}]\n",
+    )
+    assert stack_error(prod_stack) == (
+        f"{prod_stack}:15: mlgate:regions[eu-central-1].gpuNodePools: "
+        "applies only to cluster: provision (mlgate does not manage it)"
+    )
+
+
+def test_ingress_hostname_of_a_provisioned_cluster(prod_stack: Path, edit: Edit) -> None:
+    edit(prod_stack, "    - name: us-east-1\n", "    - name: us-east-1\n      ingressHostname: lb.example.com\n")
+    assert stack_error(prod_stack) == (
+        f"{prod_stack}:20: mlgate:regions[us-east-1].ingressHostname: "
+        "applies only to cluster: existing (a provisioned one is known)"
+    )
+
+
+def test_availability_zone_of_another_region(prod_stack: Path, edit: Edit) -> None:
+    edit(
+        prod_stack,
+        "    - name: us-east-1\n",
+        "    - name: us-east-1\n      availabilityZones: [us-east-1a, us-west-2b]\n",
+    )
+    assert stack_error(prod_stack) == (
+        f"{prod_stack}:20: mlgate:regions[us-east-1].availabilityZones[1]: 'us-west-2b' is not a zone of us-east-1"
+    )
+
+
+def test_platform_vpc_cidr_malformed(prod_stack: Path, edit: Edit) -> None:
+    edit(prod_stack, "    - name: us-east-1\n", "    - name: us-east-1\n      vpcCidr: 10.0.0.0\n")
+    assert stack_error(prod_stack).startswith(f"{prod_stack}:20: mlgate:regions[us-east-1].vpcCidr: ")
+
+
+def test_platform_unknown_key(prod_stack: Path, edit: Edit) -> None:
+    edit(prod_stack, "    singleNatGateway: false\n", "    singleNatGateways: false\n")
+    assert stack_error(prod_stack).startswith(f"{prod_stack}:26: mlgate:platform.singleNatGateways: unknown field")
+
+
 def test_unknown_mlgate_key(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "  mlgate:catalog: models\n", "  mlgate:catalog: models\n  mlgate:regoins: []\n")
     assert stack_error(prod_stack) == f"{prod_stack}:7: mlgate:regoins: unknown field"
@@ -451,7 +506,7 @@ def test_unknown_mlgate_key(prod_stack: Path, edit: Edit) -> None:
 def test_unknown_cluster_mode(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1\n      cluster: provision", "    - name: us-east-1\n      cluster: create")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:18: mlgate:regions[us-east-1].cluster: Input should be 'provision' or 'existing' (got 'create')"
+        f"{prod_stack}:20: mlgate:regions[us-east-1].cluster: Input should be 'provision' or 'existing' (got 'create')"
     )
 
 
@@ -467,7 +522,7 @@ def test_aws_region_malformed(prod_stack: Path, edit: Edit) -> None:
 
 def test_opa_engine_needs_a_url(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    engine: embedded", "    engine: opa")
-    assert stack_error(prod_stack) == f"{prod_stack}:21: mlgate:policy.opaUrl: engine: opa needs opaUrl"
+    assert stack_error(prod_stack) == f"{prod_stack}:27: mlgate:policy.opaUrl: engine: opa needs opaUrl"
 
 
 @pytest.mark.parametrize(

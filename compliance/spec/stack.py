@@ -12,9 +12,26 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from compliance.spec.types import DnsLabel, EnvironmentName, Region
 
-__all__ = ["GpuNodePool", "PolicyConfig", "RegionConfig", "SecretRef", "StackConfig", "consistency_errors"]
+__all__ = [
+    "GPU_FAMILIES",
+    "GpuNodePool",
+    "PlatformConfig",
+    "PolicyConfig",
+    "RegionConfig",
+    "SecretRef",
+    "StackConfig",
+    "consistency_errors",
+]
 
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9-]+$", max_length=40)]
+Cidr = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")]
+AvailabilityZone = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")]
+Hostname = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+
+#: EC2 instance families with NVIDIA GPUs that EKS's AL2023 NVIDIA AMI supports.
+GPU_FAMILIES = frozenset(
+    {"g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200"}
+)
 
 
 class _Strict(BaseModel):
@@ -41,6 +58,30 @@ class RegionConfig(_Strict):
     kubeconfig: SecretRef | str | None = Field(
         default=None, description="Kubeconfig of an existing cluster; store it with `pulumi config set --secret`"
     )
+    vpcCidr: Cidr = Field(default="10.0.0.0/16", description="CIDR of the VPC a provisioned cluster gets")
+    availabilityZones: list[AvailabilityZone] | None = Field(
+        default=None, min_length=2, max_length=6, description="Default: the region's zones a, b and c"
+    )
+    ingressHostname: Hostname | None = Field(
+        default=None, description="Load balancer hostname of an existing cluster's ingress gateway, for global DNS"
+    )
+
+    @property
+    def zones(self) -> list[str]:
+        return self.availabilityZones or [f"{self.name}{suffix}" for suffix in "abc"]
+
+
+class PlatformConfig(_Strict):
+    """``mlgate:platform``: how provisioned regions are built (all optional)."""
+
+    kubernetesVersion: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")] | None = Field(
+        default=None, description="EKS version; default: the version mlgate pins"
+    )
+    endpointPublicAccess: bool = False
+    publicAccessCidrs: list[Cidr] = []
+    singleNatGateway: bool = Field(default=False, description="One NAT gateway instead of one per zone")
+    systemInstanceTypes: list[InstanceType] = Field(default=["m6i.large"], min_length=1)
+    dnsZoneId: str | None = Field(default=None, description="Route53 zone for model endpoints; default: created")
 
 
 class PolicyConfig(_Strict):
@@ -57,6 +98,7 @@ class StackConfig(_Strict):
     catalog: Annotated[str, StringConstraints(min_length=1)] = "models"
     regions: list[RegionConfig] = Field(min_length=1)
     policy: PolicyConfig = PolicyConfig()
+    platform: PlatformConfig = PlatformConfig()
     domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = "models.internal"
     payloadLogUrl: str = "http://mlgate-payload-logger.mlgate-system.svc.cluster.local"
 
@@ -78,6 +120,15 @@ def consistency_errors(config: StackConfig) -> list[tuple[tuple[str | int, ...],
         seen.add(region.name)
         if region.cluster == "existing" and region.kubeconfig is None:
             errors.append(((*at, "kubeconfig"), "cluster: existing needs a kubeconfig (pulumi config set --secret)"))
+        if region.cluster == "existing":
+            for key in ("gpuNodePools", "availabilityZones"):
+                if getattr(region, key):
+                    errors.append(((*at, key), "applies only to cluster: provision (mlgate does not manage it)"))
+        elif region.ingressHostname is not None:
+            errors.append(((*at, "ingressHostname"), "applies only to cluster: existing (a provisioned one is known)"))
+        for k, zone in enumerate(region.availabilityZones or []):
+            if not zone.startswith(region.name) or zone[len(region.name) :].isdigit():
+                errors.append(((*at, "availabilityZones", k), f"{zone!r} is not a zone of {region.name}"))
         pools: set[str] = set()
         for j, pool in enumerate(region.gpuNodePools):
             if pool.name in pools:
@@ -85,6 +136,15 @@ def consistency_errors(config: StackConfig) -> list[tuple[tuple[str | int, ...],
             pools.add(pool.name)
             if pool.minSize > pool.maxSize:
                 errors.append(((*at, "gpuNodePools", j, "minSize"), f"{pool.minSize} is above maxSize {pool.maxSize}"))
+            for k, instance in enumerate(pool.instanceTypes):
+                if instance.split(".")[0] not in GPU_FAMILIES:
+                    families = ", ".join(sorted(GPU_FAMILIES))
+                    errors.append(
+                        (
+                            (*at, "gpuNodePools", j, "instanceTypes", k),
+                            f"{instance!r} is not an NVIDIA GPU instance type (families: {families})",
+                        )
+                    )
     if config.policy.engine == "opa" and not config.policy.opaUrl:
         errors.append((("mlgate:policy", "opaUrl"), "engine: opa needs opaUrl"))
     return errors
