@@ -137,6 +137,11 @@ class CrdCatalog:
         """``"group/version Kind"`` for every served version, sorted."""
         return sorted(f"{api_version} {kind}" for api_version, kind in self._served)
 
+    def serves_group(self, api_version: str) -> bool:
+        """Whether any CRD of the catalog belongs to the API group of ``api_version``."""
+        group = api_version.rpartition("/")[0]
+        return any(served.rpartition("/")[0] == group for served, _ in self._served)
+
     def has(self, api_version: str, kind: str) -> bool:
         """Whether a CRD in the catalog serves ``api_version`` (``group/version``) of ``kind``."""
         return (api_version, kind) in self._served

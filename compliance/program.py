@@ -19,11 +19,12 @@ from pulumi.runtime import config as pulumi_config
 
 from compliance._internal.project import find_project_root
 from compliance.spec.load import Deployment, load_catalog, parse_stack_config
-from compliance.spec.stack import SecretRef, StackConfig
+from compliance.spec.stack import RegionConfig, SecretRef, StackConfig
 from components import ModelDeployment, Region
 from components.manifests import ModelDeploymentArgs, VersionArgs
+from components.region import ProvisionArgs, RegionArgs
 
-__all__ = ["build", "deployment_args", "stack_config_from_pulumi"]
+__all__ = ["build", "deployment_args", "region_args", "stack_config_from_pulumi"]
 
 GATEWAY = "istio-system/mlgate-gateway"
 
@@ -73,7 +74,7 @@ def deployment_args(deployment: Deployment, region: str, stack: StackConfig) -> 
         scale_metric=spec.autoscaling.metric,
         scale_target=spec.autoscaling.target,
         versions=versions,
-        host=f"{model.name}.{deployment.environment}.{stack.domain}",
+        host=_host(deployment, stack),
         gateway=GATEWAY,
         batching=(
             {"max_batch_size": spec.batching.maxBatchSize, "max_latency_ms": spec.batching.maxLatencyMs}
@@ -103,6 +104,69 @@ def _kubeconfig(value: SecretRef | str | None) -> pulumi.Input[str] | None:
     return pulumi.Output.secret(text)
 
 
+def region_args(config: RegionConfig, stack: StackConfig) -> RegionArgs:
+    """Map one region of the stack config onto the Region component's arguments."""
+    tags = {"mlgate.io/environment": stack.environment, "mlgate.io/region": config.name, "managed-by": "pulumi"}
+    if config.cluster == "existing":
+        kubeconfig = _kubeconfig(config.kubeconfig)
+        return RegionArgs(kubeconfig=kubeconfig, ingress_hostname=config.ingressHostname, provision=None, tags=tags)
+    platform = stack.platform
+    return RegionArgs(
+        kubeconfig=None,
+        ingress_hostname=None,
+        tags=tags,
+        provision=ProvisionArgs(
+            environment=stack.environment,
+            cluster_name=f"mlgate-{stack.environment}-{config.name}",
+            kubernetes_version=platform.kubernetesVersion,
+            endpoint_public_access=platform.endpointPublicAccess,
+            public_access_cidrs=list(platform.publicAccessCidrs),
+            vpc_cidr=config.vpcCidr,
+            availability_zones=config.zones,
+            single_nat_gateway=platform.singleNatGateway,
+            system_instance_types=list(platform.systemInstanceTypes),
+            gpu_pools=[
+                {"name": p.name, "instance_types": list(p.instanceTypes), "min_size": p.minSize, "max_size": p.maxSize}
+                for p in config.gpuNodePools
+            ],
+            bucket_name=f"mlgate-{stack.environment}-models-{config.name}",
+            hosts=[f"*.{stack.environment}.{stack.domain}"],
+        ),
+    )
+
+
+def _global(stack: StackConfig, regions: dict[str, Region], deployments: Sequence[Deployment]) -> None:
+    """What spans regions: model artifacts replicated from the home region, one DNS name per model."""
+    from pulumi_aws.provider import Provider
+
+    from components.routing import GlobalRouting
+    from components.storage import replicate
+
+    home = pulumi.ResourceOptions(providers={"aws": Provider("global-aws", region=stack.awsRegion)})
+    stores = {name: region.store for name, region in regions.items() if region.store is not None}
+    if stack.awsRegion in stores and len(stores) > 1:
+        replicas = [store for name, store in stores.items() if name != stack.awsRegion]
+        replicate(f"{stack.environment}-models-replication", stores[stack.awsRegion], replicas, home)
+    gateways = {name: region.ingress_hostname for name, region in regions.items() if region.ingress_hostname}
+    if gateways:
+        GlobalRouting(
+            f"{stack.environment}-routing",
+            {
+                "domain": stack.domain,
+                "zone_id": stack.platform.dnsZoneId,
+                "gateways": gateways,
+                "endpoints": [
+                    {"name": d.model.name, "host": _host(d, stack), "regions": list(d.env.regions)} for d in deployments
+                ],
+            },
+            home,
+        )
+
+
+def _host(deployment: Deployment, stack: StackConfig) -> str:
+    return f"{deployment.model.name}.{deployment.environment}.{stack.domain}"
+
+
 def build(root: Path | None = None, *, shard: tuple[int, int] | None = None) -> None:
     """Register the stack's resources. ``shard=(i, n)`` builds only every n-th model file from the i-th
     (``mlgate plan`` captures big catalogs in parallel processes; shared resources repeat per shard)."""
@@ -111,13 +175,16 @@ def build(root: Path | None = None, *, shard: tuple[int, int] | None = None) -> 
     # A shard reads only its own model files: the parent process validated the whole catalog.
     catalog = load_catalog(root / stack.catalog, shard=shard)
     deployments: Sequence[Deployment] = catalog.deployments(stack)
-    for region_config in stack.regions:
-        region = Region(region_config.name, {"kubeconfig": _kubeconfig(region_config.kubeconfig)})
-        placed = pulumi.ResourceOptions(parent=region, providers={"kubernetes": region.kubernetes})
+    regions = {config.name: Region(config.name, region_args(config, stack)) for config in stack.regions}
+    _global(stack, regions, deployments)
+    for name, region in regions.items():
+        # Model workloads wait for KServe, Istio and the GPU pools of a provisioned cluster.
+        placed = pulumi.ResourceOptions(
+            parent=region, providers={"kubernetes": region.kubernetes}, depends_on=region.ready
+        )
         for deployment in deployments:
-            if region_config.name in deployment.env.regions:
-                ModelDeployment(
-                    f"{deployment.model.name}-{region_config.name}",
-                    deployment_args(deployment, region_config.name, stack),
-                    placed,
-                )
+            if name in deployment.env.regions:
+                args = deployment_args(deployment, name, stack)
+                args["reader_role_arn"] = region.reader_role_arn
+                args["monitoring"] = region.monitoring
+                ModelDeployment(f"{deployment.model.name}-{name}", args, placed)

@@ -6,25 +6,39 @@ Kept free of Pulumi so the shapes can be unit-tested and validated against the C
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:  # annotations only: rendering stays free of Pulumi at run time
+    import pulumi
 
 __all__ = [
     "DEPLOYMENT_MODE",
+    "ERROR_RATE_THRESHOLD",
     "GPU_NODE_LABEL",
     "GPU_RESOURCE",
+    "GPU_SATURATION_PERCENT",
+    "INGRESS_GATEWAY_PRINCIPAL",
+    "INGRESS_NAMESPACE",
+    "INGRESS_SERVICE_ACCOUNT",
+    "LATENCY_P99_MS",
+    "MODEL_READER_SERVICE_ACCOUNT",
     "AbTestArgs",
     "BatchingArgs",
     "ModelDeploymentArgs",
     "PayloadLoggingArgs",
     "ShadowArgs",
     "VersionArgs",
+    "authorization_policy",
     "destination_rule",
     "inference_service",
     "isvc_name",
     "labels",
     "namespace",
     "namespace_name",
+    "pod_monitor",
     "predictor_host",
+    "prometheus_rule",
+    "service_account",
     "virtual_service",
 ]
 
@@ -32,6 +46,16 @@ DEPLOYMENT_MODE = "Standard"  # KServe v0.20 name of raw Deployment mode ("RawDe
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_LABEL = "mlgate.io/node-class"  # set to "gpu" on the GPU node pools of the platform
 PREDICTOR_PORT = 80  # KServe's predictor Service port in Standard mode
+# The predictors' service account; the model store's reader role trusts it in every `<model>-<environment>` namespace.
+MODEL_READER_SERVICE_ACCOUNT = "mlgate-model-reader"
+# The ingress gateway's workload identity (the istio "gateway" chart names its service account after the release).
+INGRESS_NAMESPACE = "istio-ingress"
+INGRESS_SERVICE_ACCOUNT = "istio-ingress"
+INGRESS_GATEWAY_PRINCIPAL = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/{INGRESS_SERVICE_ACCOUNT}"
+# Alert thresholds of every model (PrometheusRule); Istio's request metrics make them runtime-independent.
+LATENCY_P99_MS = 1000
+ERROR_RATE_THRESHOLD = 0.05  # share of 5xx answers
+GPU_SATURATION_PERCENT = 90  # DCGM_FI_DEV_GPU_UTIL averaged over a model's GPUs
 
 
 class VersionArgs(TypedDict):
@@ -70,6 +94,9 @@ class ModelDeploymentArgs(TypedDict):
 
     Plain values rather than ``pulumi.Input``s: the manifests are computed from them (weights,
     routes, names), and all of them come from the catalog, known before any resource exists.
+    The one exception, ``reader_role_arn`` (the region's model store reader role), is only copied
+    into an annotation. ``monitoring`` adds a PodMonitor and a PrometheusRule: set it only where the
+    Prometheus operator's CRDs are installed (the ``Monitoring`` component).
     """
 
     model: str
@@ -93,6 +120,8 @@ class ModelDeploymentArgs(TypedDict):
     payload_logging: NotRequired[PayloadLoggingArgs | None]
     ab_test: NotRequired[AbTestArgs | None]
     shadow: NotRequired[ShadowArgs | None]
+    reader_role_arn: NotRequired[pulumi.Input[str] | None]
+    monitoring: NotRequired[bool]
 
 
 def namespace_name(args: ModelDeploymentArgs) -> str:
@@ -147,6 +176,7 @@ def inference_service(args: ModelDeploymentArgs, version: VersionArgs) -> dict[s
     if gpu:
         limits[GPU_RESOURCE] = str(gpu)
     predictor: dict[str, Any] = {
+        "serviceAccountName": MODEL_READER_SERVICE_ACCOUNT,
         "minReplicas": args["min_replicas"],
         "maxReplicas": args["max_replicas"],
         "scaleMetric": args["scale_metric"],
@@ -244,4 +274,105 @@ def destination_rule(args: ModelDeploymentArgs) -> dict[str, Any]:
                 "connectionPool": {"http": {"http2MaxRequests": 1000, "maxRetries": 3}},
             },
         },
+    }
+
+
+def service_account(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """The predictors' identity: with IRSA it reads the model store (KServe's storage initializer runs as it)."""
+    metadata = _metadata(args, MODEL_READER_SERVICE_ACCOUNT)
+    role_arn = args.get("reader_role_arn")
+    if role_arn is not None:
+        metadata["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
+
+
+def authorization_policy(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """ALLOW only the ingress gateway and mTLS peers of the same environment (``*-<environment>`` namespaces).
+
+    Both sources are mTLS identities, so a plaintext caller or a workload of another environment sharing
+    the cluster is refused even if it reaches a predictor Service directly.
+    """
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": _metadata(args, args["model"]),
+        "spec": {
+            "action": "ALLOW",
+            "rules": [
+                {"from": [{"source": {"principals": [INGRESS_GATEWAY_PRINCIPAL]}}]},
+                {"from": [{"source": {"namespaces": [f"*-{args['environment']}"]}}]},
+            ],
+        },
+    }
+
+
+def _predictor_selector(args: ModelDeploymentArgs) -> dict[str, Any]:
+    # KServe labels predictor pods component=predictor; the predictor spec copies our labels onto them.
+    return {"matchLabels": {"mlgate.io/model": args["model"], "component": "predictor"}}
+
+
+def pod_monitor(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """Scrape the predictors' Envoy sidecars: Istio's request metrics, labelled with model and version."""
+    relabel = [
+        {"sourceLabels": ["__meta_kubernetes_pod_label_mlgate_io_model"], "targetLabel": "model"},
+        {"sourceLabels": ["__meta_kubernetes_pod_label_mlgate_io_version"], "targetLabel": "version"},
+    ]
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _metadata(args, args["model"]),
+        "spec": {
+            "selector": _predictor_selector(args),
+            "podMetricsEndpoints": [
+                {"port": "http-envoy-prom", "path": "/stats/prometheus", "interval": "30s", "relabelings": relabel}
+            ],
+        },
+    }
+
+
+def prometheus_rule(args: ModelDeploymentArgs) -> dict[str, Any]:
+    """Alerts per version on p99 latency and error rate; on GPU saturation for GPU models."""
+    ns = namespace_name(args)
+    requests = f'istio_requests_total{{reporter="destination",namespace="{ns}"}}'
+    errors = f'istio_requests_total{{reporter="destination",namespace="{ns}",response_code=~"5.."}}'
+    buckets = f'istio_request_duration_milliseconds_bucket{{reporter="destination",namespace="{ns}"}}'
+    alert_labels = {"model": args["model"], "environment": args["environment"], "region": args["region"]}
+
+    def alert(name: str, expr: str, wait: str, summary: str) -> dict[str, Any]:
+        return {
+            "alert": name,
+            "expr": expr,
+            "for": wait,
+            "labels": {**alert_labels, "severity": "critical" if args["risk_tier"] == "high" else "warning"},
+            "annotations": {"summary": summary},
+        }
+
+    rules = [
+        alert(
+            "MlgateModelLatencyP99High",
+            f"histogram_quantile(0.99, sum by (version, le) (rate({buckets}[5m]))) > {LATENCY_P99_MS}",
+            "10m",
+            f"{args['model']} {{{{ $labels.version }}}}: p99 latency above {LATENCY_P99_MS} ms",
+        ),
+        alert(
+            "MlgateModelErrorRateHigh",
+            f"sum by (version) (rate({errors}[5m])) / sum by (version) (rate({requests}[5m])) > {ERROR_RATE_THRESHOLD}",
+            "10m",
+            f"{args['model']} {{{{ $labels.version }}}}: more than {ERROR_RATE_THRESHOLD:.0%} of requests fail",
+        ),
+    ]
+    if args["gpu"]:
+        rules.append(
+            alert(
+                "MlgateModelGpuSaturated",
+                f'avg(DCGM_FI_DEV_GPU_UTIL{{namespace="{ns}"}}) > {GPU_SATURATION_PERCENT}',
+                "15m",
+                f"{args['model']}: GPUs above {GPU_SATURATION_PERCENT}% utilisation, scale out or add GPUs",
+            )
+        )
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": _metadata(args, args["model"]),
+        "spec": {"groups": [{"name": f"mlgate-{args['model']}", "rules": rules}]},
     }

@@ -16,8 +16,8 @@ from compliance.plan.model import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
-    r"mlgate: plan prod: 66 resources in 3 regions \(eu-central-1, eu-west-1, us-east-1\): "
-    r"20 InferenceService, 10 Namespace, 10 DestinationRule, 10 VirtualService → (?P<target>.+) \(\d+\.\d s\)"
+    r"mlgate: plan prod: 310 resources in 3 regions \(eu-central-1, eu-west-1, us-east-1\): "
+    r"20 Release, 20 InferenceService, 13 Role, 12 Tag → (?P<target>.+) \(\d+\.\d s\)"
 )
 
 Edit = Callable[[Path, str, str], Path]
@@ -52,7 +52,7 @@ def test_plan_writes_a_json_plan(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "prod",
         "mock",
     )
-    assert len(data["resources"]) == 66
+    assert len(data["resources"]) == 310
     assert out.read_text(encoding="utf-8") == prod_plan.dumps()
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temporary file left behind
 
@@ -214,7 +214,8 @@ def test_validate_a_missing_crd_directory(tmp_path: Path, capsys: pytest.Capture
 def test_validate_the_example_plan(crds_dir: Path, prod_plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--env", "prod", "--crds", str(crds_dir), "--plan", str(prod_plan_file)]) == 0
     assert capsys.readouterr().out == (
-        "40 custom resources checked, 0 invalid, 0 errors (10 built-in Kubernetes objects not checked)\n"
+        "54 custom resources checked, 0 invalid, 0 errors (24 built-in Kubernetes objects not checked; "
+        "14 monitoring.coreos.com objects not checked: no CRD of that group in the directory)\n"
     )
 
 
@@ -222,7 +223,8 @@ def test_validate_captures_when_no_plan_is_given(crds_dir: Path, capsys: pytest.
     assert main(["validate", "--env", "staging", "--root", str(ROOT), "--crds", str(crds_dir)]) == 0
     captured = capsys.readouterr()
     assert captured.out == (
-        "24 custom resources checked, 0 invalid, 0 errors (8 built-in Kubernetes objects not checked)\n"
+        "36 custom resources checked, 0 invalid, 0 errors (20 built-in Kubernetes objects not checked; "
+        "16 monitoring.coreos.com objects not checked: no CRD of that group in the directory)\n"
     )
     assert captured.err == "mlgate: running the program for staging (5 model deployments) …\n"
 
@@ -243,7 +245,8 @@ def test_validate_reports_an_unknown_field(
     assert capsys.readouterr().out.splitlines() == [
         "credit-scoring-eu-west-1-v7 [eu-west-1] (InferenceService credit-scoring-prod/credit-scoring-v7): "
         "spec.predictor.minReplica: unknown field",
-        "40 custom resources checked, 1 invalid, 1 errors (10 built-in Kubernetes objects not checked)",
+        "54 custom resources checked, 1 invalid, 1 errors (24 built-in Kubernetes objects not checked; "
+        "14 monitoring.coreos.com objects not checked: no CRD of that group in the directory)",
     ]
 
 
@@ -254,8 +257,9 @@ def test_validate_reports_an_unknown_field_as_json(
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {
-        "checked": 40,
-        "skippedBuiltin": 10,
+        "checked": 54,
+        "skippedBuiltin": 24,
+        "uncheckedGroups": {"monitoring.coreos.com": 14},
         "problems": [
             {
                 "resource": "credit-scoring-eu-west-1-v7",

@@ -1,8 +1,9 @@
 """components: the pure manifest renderers, and the real program's captured plans (Pulumi mock engine).
 
-Per feature (canary, A/B, shadow, GPU, batching, payload logging, rollback target, mTLS) both the
-render function in components/manifests.py and the resources of the captured example stacks are
-checked; then invariants that must hold over every example stack.
+Per feature (canary, A/B, shadow, GPU, batching, payload logging, rollback target, mTLS, model store
+identity, authorization, monitoring) both the render function in components/manifests.py and the
+resources of the captured example stacks are checked; then invariants that must hold over every
+example stack.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from compliance.plan.capture import capture_plan
 from compliance.plan.model import SECRET, Plan, PlannedResource
 from compliance.program import deployment_args
 from compliance.spec.load import Deployment, load_catalog, load_stack_config
-from compliance.validate import validate_plan
+from compliance.validate import is_builtin_kind, validate_plan
 from components import manifests
 from components.manifests import ModelDeploymentArgs
 
@@ -31,6 +32,15 @@ ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 VS = "kubernetes:networking.istio.io/v1:VirtualService"
 DR = "kubernetes:networking.istio.io/v1:DestinationRule"
 NS = "kubernetes:core/v1:Namespace"
+SA = "kubernetes:core/v1:ServiceAccount"
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+RULES = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+MODEL_DEPLOYMENT = "mlgate:serving:ModelDeployment"
+# What every ModelDeployment registers; MONITORING_TYPES only where the region runs the Monitoring component.
+MODEL_TYPES = {NS, SA, ISVC, VS, DR, AUTHZ}
+MONITORING_TYPES = {POD_MONITOR, RULES}
+GATEWAY_PRINCIPAL = "cluster.local/ns/istio-ingress/sa/istio-ingress"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 LOGGER_URL = "http://mlgate-payload-logger.mlgate-system.svc.cluster.local"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -98,6 +108,16 @@ def weights(virtual_service: dict[str, Any]) -> dict[str, int]:
 
 def predictor(inputs: dict[str, Any]) -> dict[str, Any]:
     return inputs["spec"]["predictor"]
+
+
+def model_objects(plan: Plan) -> list[PlannedResource]:
+    """The Kubernetes objects of model deployments (not the platform's own: gateway, mTLS, dashboards)."""
+    return [r for r in plan.kubernetes_objects() if f"{MODEL_DEPLOYMENT}$" in r.urn]
+
+
+def regions_with(plan: Plan, component: str) -> set[str]:
+    """Regions where the plan has a platform component of that type (only provisioned regions do)."""
+    return {r.region for r in plan.of_type(f"mlgate:platform:{component}") if r.region}
 
 
 # ---------------------------------------------------------------------------------------- program → args
@@ -415,9 +435,12 @@ def test_every_isvc_is_standard_mode_with_its_autoscaler(plans: dict[str, Plan],
         metric = predictor(resource.inputs)["scaleMetric"]
         expected = "hpa" if metric in {"cpu", "memory"} else "keda"
         assert annotations["serving.kserve.io/autoscalerClass"] == expected, resource.name
-    assert isvc(plans[env], "product-recs", "eu-west-1", "v12")["metadata"]["annotations"][
-        "serving.kserve.io/autoscalerClass"
-    ] == "hpa"
+    assert (
+        isvc(plans[env], "product-recs", "eu-west-1", "v12")["metadata"]["annotations"][
+            "serving.kserve.io/autoscalerClass"
+        ]
+        == "hpa"
+    )
 
 
 def test_labels_render(args_for: ArgsFor) -> None:
@@ -441,9 +464,16 @@ def test_labels_render(args_for: ArgsFor) -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_kubernetes_object_carries_the_labels(plans: dict[str, Plan], env: str) -> None:
-    objects = plans[env].kubernetes_objects()
-    assert {r.type for r in objects} == {ISVC, VS, DR, NS}
+def test_every_kubernetes_object_carries_the_environment(plans: dict[str, Plan], env: str) -> None:
+    # The platform's own objects (gateway, mTLS, dashboards) too: PLAT-002 checks every object.
+    for resource in plans[env].kubernetes_objects():
+        assert resource.inputs["metadata"]["labels"]["mlgate.io/environment"] == env, resource.name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_model_object_carries_the_labels(plans: dict[str, Plan], env: str) -> None:
+    objects = model_objects(plans[env])
+    assert MODEL_TYPES <= {r.type for r in objects} <= MODEL_TYPES | MONITORING_TYPES
     for resource in objects:
         labels = resource.inputs["metadata"]["labels"]
         model = labels["mlgate.io/model"]
@@ -461,6 +491,115 @@ def test_every_kubernetes_object_carries_the_labels(plans: dict[str, Plan], env:
             assert resource.inputs["metadata"]["name"] == f"{model}-{env}"
         else:
             assert resource.inputs["metadata"]["namespace"] == f"{model}-{env}", resource.name
+
+
+# ------------------------------------------------------------- model store identity, authorization, monitoring
+
+
+def test_service_account_render(args_for: ArgsFor) -> None:
+    args = args_for("credit-scoring", "prod", "eu-west-1")
+    plain = manifests.service_account(args)
+    assert plain["metadata"]["name"] == "mlgate-model-reader"
+    assert plain["metadata"]["namespace"] == "credit-scoring-prod"
+    assert "annotations" not in plain["metadata"]  # no reader role: an existing cluster's own arrangement
+    args["reader_role_arn"] = "arn:aws:iam::123456789012:role/reader"
+    annotated = manifests.service_account(args)["metadata"]["annotations"]
+    assert annotated == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/reader"}
+    for version in ("v6", "v7"):
+        assert predictor(render_isvc(args, version))["serviceAccountName"] == "mlgate-model-reader"
+
+
+def test_authorization_policy_render(args_for: ArgsFor, crds: CrdCatalog) -> None:
+    policy = manifests.authorization_policy(args_for("fraud-detector", "staging", "eu-west-1"))
+    assert policy["apiVersion"] == "security.istio.io/v1"
+    assert policy["metadata"]["namespace"] == "fraud-detector-staging"
+    assert policy["spec"] == {
+        "action": "ALLOW",
+        "rules": [
+            {"from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}]},
+            {"from": [{"source": {"namespaces": ["*-staging"]}}]},
+        ],
+    }
+    assert crds.validate(policy) == []
+
+
+def test_pod_monitor_render(args_for: ArgsFor) -> None:
+    args = args_for("credit-scoring", "prod", "eu-west-1")
+    monitor = manifests.pod_monitor(args)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector == {"mlgate.io/model": "credit-scoring", "component": "predictor"}
+    # The model label is on every predictor pod (KServe adds component=predictor itself).
+    assert predictor(render_isvc(args, "v7"))["labels"]["mlgate.io/model"] == "credit-scoring"
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http-envoy-prom", "/stats/prometheus")
+
+
+def test_prometheus_rule_render(args_for: ArgsFor) -> None:
+    def alerts(args: ModelDeploymentArgs) -> dict[str, dict[str, Any]]:
+        rule = manifests.prometheus_rule(args)
+        return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+
+    cpu = alerts(args_for("credit-scoring", "prod", "eu-west-1"))
+    gpu = alerts(args_for("support-llm", "prod", "us-east-1"))
+    assert set(cpu) == {"MlgateModelLatencyP99High", "MlgateModelErrorRateHigh"}
+    assert set(gpu) == set(cpu) | {"MlgateModelGpuSaturated"}
+    assert gpu["MlgateModelGpuSaturated"]["expr"] == 'avg(DCGM_FI_DEV_GPU_UTIL{namespace="support-llm-prod"}) > 90'
+    latency = cpu["MlgateModelLatencyP99High"]
+    assert latency["expr"].startswith("histogram_quantile(0.99, sum by (version, le) (rate(")
+    assert 'namespace="credit-scoring-prod"' in latency["expr"]
+    assert latency["labels"] == {
+        "model": "credit-scoring",
+        "environment": "prod",
+        "region": "eu-west-1",
+        "severity": "critical",  # a high-risk model
+    }
+    assert (
+        alerts(args_for("product-recs", "prod", "eu-west-1"))["MlgateModelErrorRateHigh"]["labels"]["severity"]
+        == "warning"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_predictor_reads_models_as_its_namespaces_reader(plans: dict[str, Plan], env: str) -> None:
+    plan = plans[env]
+    stores = regions_with(plan, "ModelStore")
+    accounts = {(r.region, r.inputs["metadata"]["namespace"]): r for r in plan.of_type(SA)}
+    assert len(accounts) == len(plan.of_type(SA)) == len(plan.of_type(MODEL_DEPLOYMENT))
+    for resource in plan.of_type(ISVC):
+        account = accounts[(resource.region, resource.inputs["metadata"]["namespace"])]
+        assert predictor(resource.inputs)["serviceAccountName"] == account.inputs["metadata"]["name"]
+        assert account.urn in resource.dependencies, resource.name
+    for (region, _), account in accounts.items():
+        annotations = account.inputs["metadata"].get("annotations", {})
+        # Provisioned regions have a model store whose reader role the account assumes; existing ones do not.
+        assert ("eks.amazonaws.com/role-arn" in annotations) == (region in stores), account.name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_model_admits_only_the_gateway_and_its_environment(plans: dict[str, Plan], env: str) -> None:
+    plan = plans[env]
+    policies = plan.of_type(AUTHZ)
+    assert len(policies) == len(plan.of_type(MODEL_DEPLOYMENT))
+    for policy in policies:
+        assert policy.inputs["spec"]["action"] == "ALLOW", policy.name
+        sources = [s["source"] for rule in policy.inputs["spec"]["rules"] for s in rule["from"]]
+        assert sources == [{"principals": [GATEWAY_PRINCIPAL]}, {"namespaces": [f"*-{env}"]}], policy.name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_models_are_monitored_exactly_where_monitoring_runs(plans: dict[str, Plan], env: str) -> None:
+    """A PodMonitor needs the Prometheus operator's CRDs: only regions with the Monitoring component have them."""
+    plan = plans[env]
+    monitored = regions_with(plan, "Monitoring")
+    expected = {(r.region, r.name) for r in plan.of_type(MODEL_DEPLOYMENT) if r.region in monitored}
+    for type_, suffix in ((POD_MONITOR, "-podmonitor"), (RULES, "-alerts")):
+        assert {(r.region, r.name.removesuffix(suffix)) for r in plan.of_type(type_)} == expected, type_
+    gpu_models = {"support-llm", "doc-vision"}
+    for rule in plan.of_type(RULES):
+        model = rule.inputs["metadata"]["labels"]["mlgate.io/model"]
+        names = {r["alert"] for group in rule.inputs["spec"]["groups"] for r in group["rules"]}
+        assert ("MlgateModelGpuSaturated" in names) == (model in gpu_models), rule.name
 
 
 # ---------------------------------------------------------------------------------------- DestinationRule
@@ -493,19 +632,31 @@ def test_every_destination_rule_is_mutual_tls(plans: dict[str, Plan], env: str) 
 # ------------------------------------------------------------------------------------------- plan shape
 
 
-def test_prod_plan_resource_counts(prod_plan: Plan) -> None:
+def test_prod_plan_model_resource_counts(prod_plan: Plan) -> None:
+    """Per model and region: 6 objects plus one per version (+2 where monitored). Kept small on purpose:
+    a stack of 1,000 models in 3 regions registers each of them 3,000 times."""
     counts: dict[str, int] = {}
     for resource in prod_plan:
         counts[resource.type] = counts.get(resource.type, 0) + 1
-    assert counts == {
-        "mlgate:platform:Region": 3,
-        K8S_PROVIDER: 3,
-        "mlgate:serving:ModelDeployment": 10,
+    model_counts = {t: counts.get(t, 0) for t in (MODEL_DEPLOYMENT, *sorted(MODEL_TYPES | MONITORING_TYPES))}
+    monitored = len(
+        [r for r in prod_plan.of_type(MODEL_DEPLOYMENT) if r.region in regions_with(prod_plan, "Monitoring")]
+    )
+    assert monitored == 7  # eu-west-1 (4 models) and us-east-1 (3) are provisioned, eu-central-1 is not
+    assert model_counts == {
+        MODEL_DEPLOYMENT: 10,
         NS: 10,
+        SA: 10,
         ISVC: 20,
         VS: 10,
         DR: 10,
+        AUTHZ: 10,
+        POD_MONITOR: monitored,
+        RULES: monitored,
     }
+    assert counts["mlgate:platform:Region"] == counts[K8S_PROVIDER] == 3
+    for component in ("ModelStore", "ServingPlatform", "Monitoring"):
+        assert counts[f"mlgate:platform:{component}"] == 2, component  # one per provisioned region
     assert (prod_plan.project, prod_plan.environment, prod_plan.source) == ("mlgate", "prod", "mock")
 
 
@@ -616,10 +767,11 @@ def test_every_kubernetes_object_uses_its_own_regions_provider(plans: dict[str, 
 
 
 def test_kubeconfig_is_secret_in_every_plan(plans: dict[str, Plan]) -> None:
-    # dev: a plain path (~/.kube/config); prod eu-central-1: a {secure: ...} value; provisioned regions: none.
+    # dev: a plain path (~/.kube/config); prod eu-central-1: a {secure: ...} value; provisioned regions: the
+    # kubeconfig built from the new EKS cluster (its endpoint and CA), secret as well.
     assert find(plans["dev"], K8S_PROVIDER, "eu-west-1-k8s").inputs == {"kubeconfig": SECRET}
     assert find(plans["prod"], K8S_PROVIDER, "eu-central-1-k8s").inputs == {"kubeconfig": SECRET}
-    assert find(plans["prod"], K8S_PROVIDER, "eu-west-1-k8s").inputs == {}
+    assert find(plans["prod"], K8S_PROVIDER, "eu-west-1-k8s").inputs == {"kubeconfig": SECRET}
     assert ".kube/config" not in plans["dev"].dumps()
     assert "v1:c3RhbmQtaW46" not in plans["prod"].dumps()
 
@@ -644,9 +796,18 @@ def test_no_secret_value_reaches_the_plan(project: Path, edit: Edit) -> None:
 def test_every_custom_resource_validates_against_the_crds(plans: dict[str, Plan], crds: CrdCatalog, env: str) -> None:
     plan = plans[env]
     report = validate_plan(plan, crds)
+    # ../shared/crds holds Istio's and KServe's CRDs only: the Prometheus operator's kinds are reported as
+    # not checked, every other custom resource is checked and valid.
     assert [p.render() for p in report.problems] == []
-    assert report.checked == len(plan.of_type(ISVC)) + len(plan.of_type(VS)) + len(plan.of_type(DR))
-    assert report.skipped_builtin == len(plan.of_type(NS))
+    monitored = len(plan.of_type(POD_MONITOR)) + len(plan.of_type(RULES))
+    assert report.unchecked_groups == ({"monitoring.coreos.com": monitored} if monitored else {})
+    custom = [r for r in plan.kubernetes_objects() if not is_builtin_kind(r.inputs["apiVersion"])]
+    assert report.checked == len(custom) - monitored
+    assert {r.inputs["kind"] for r in custom} >= {"InferenceService", "VirtualService", "DestinationRule"}
+    assert {r.inputs["kind"] for r in custom if crds.has(r.inputs["apiVersion"], r.inputs["kind"])} >= {
+        "AuthorizationPolicy"
+    }
+    assert report.skipped_builtin == len(plan.kubernetes_objects()) - len(custom)
 
 
 def test_crd_validation_catches_a_broken_resource(prod_plan: Plan, crds: CrdCatalog) -> None:
@@ -655,7 +816,7 @@ def test_crd_validation_catches_a_broken_resource(prod_plan: Plan, crds: CrdCata
     (target,) = [r for r in data["resources"] if r["name"] == "credit-scoring-eu-west-1-vs"]
     target["inputs"]["spec"]["http"][0]["route"][0]["weight"] = "ninety"
     report = validate_plan(Plan.from_json(data), crds)
-    assert [(p.resource, p.region, p.path) for p in report.problems] == [
+    assert [(p.resource, p.region, p.path) for p in report.problems if p.path != "apiVersion"] == [
         ("credit-scoring-eu-west-1-vs", "eu-west-1", "spec.http[0].route[0].weight")
     ]
 
@@ -664,6 +825,5 @@ def test_capturing_twice_gives_identical_plans(prod_plan: Plan, dev_plan: Plan) 
     # The session fixture captured dev, staging, prod in this process already: the engine is reset per stack.
     again = capture_plan(ROOT, "prod")
     assert again.dumps() == prod_plan.dumps()
-    assert len(again) == 66
+    assert len(again) == len(prod_plan)
     assert capture_plan(ROOT, "dev").dumps() == dev_plan.dumps()
-

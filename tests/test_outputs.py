@@ -230,8 +230,10 @@ def test_text_table_marks_waived_lists_passed_and_ends_with_the_summary() -> Non
     result = make_result()
     text = TextFormatter().render(result)
     lines = text.splitlines()
-    assert lines[-1] == result.summary() == (
-        "3 deployments, 1 passed, 0 warned, 2 denied, 1 waived; platform warned; 1 gate errors"
+    assert (
+        lines[-1]
+        == result.summary()
+        == ("3 deployments, 1 passed, 0 warned, 2 denied, 1 waived; platform warned; 1 gate errors")
     )
     assert "\x1b[" not in text
     assert all(len(line) <= 120 for line in lines)

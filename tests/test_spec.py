@@ -461,7 +461,8 @@ def test_gpu_pools_of_an_existing_cluster(prod_stack: Path, edit: Edit) -> None:
     edit(
         prod_stack,
         "      cluster: existing\n",
-        "      cluster: existing\n      gpuNodePools: [{name: x, instanceTypes: [g5.xlarge], minSize: 0, maxSize: 1}]\n",
+        "      cluster: existing\n      gpuNodePools: [{name: x, instanceTypes: [g5.xlarge], minSize: 0, maxSize: 1}]"
+        "\n",
     )
     assert stack_error(prod_stack) == (
         f"{prod_stack}:15: mlgate:regions[eu-central-1].gpuNodePools: "

@@ -17,6 +17,7 @@ from compliance.errors import PlanError
 __all__ = [
     "PLAN_KIND",
     "SECRET",
+    "UNKNOWN",
     "Plan",
     "PlannedResource",
     "assign_regions",
@@ -26,6 +27,7 @@ __all__ = [
 PLAN_API_VERSION = "mlgate.io/v1"
 PLAN_KIND = "Plan"
 SECRET = "[secret]"  # how Pulumi itself prints a secret; no secret value is ever written to a plan
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # Pulumi's placeholder for a value computed during the update
 REGION_TYPE = "mlgate:platform:Region"
 # Pulumi's wire encoding of a secret: {_SIG_KEY: _SECRET_SIG, "value": ...}
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -146,16 +148,21 @@ class Plan:
 
 
 def normalise(value: Any) -> Any:
-    """Plan-ready JSON: secrets masked, integral floats back to ints (Pulumi's wire has only doubles)."""
+    """Plan-ready JSON: secrets masked, unknowns as Pulumi prints them, integral floats back to ints (Pulumi's
+    wire has only doubles)."""
+    if isinstance(value, str | bool | int) or value is None:
+        return value
     if isinstance(value, Mapping):
         if value.get(_SIG_KEY) == _SECRET_SIG:
             return SECRET
         return {str(k): normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [normalise(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if type(value).__name__ == "Unknown":  # pulumi.output.Unknown: an output of a resource not yet created
+        return UNKNOWN
+    raise PlanError(f"a resource input of type {type(value).__name__} has no JSON form: {value!r:.100}")
 
 
 def assign_regions(resources: Iterable[PlannedResource]) -> list[PlannedResource]:

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from compliance.errors import PlanError
-from compliance.plan.model import Plan, PlannedResource, assign_regions, normalise
+from compliance.plan.model import UNKNOWN, Plan, PlannedResource, assign_regions, normalise
 
 __all__ = ["UNKNOWN", "plan_from_preview"]
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # Pulumi's placeholder for a value computed during the update
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 _URN_PREFIX = "urn:pulumi:"
 _MAX_PREVIEW_BYTES = 512 * 1024 * 1024
