@@ -126,7 +126,7 @@ def regions_with(plan: Plan, component: str) -> set[str]:
 def test_deployment_args_of_credit_scoring_prod(args_for: ArgsFor) -> None:
     args = args_for("credit-scoring", "prod", "eu-central-1")
     assert [(v["name"], v["weight"]) for v in args["versions"]] == [("v7", 10), ("v6", 90)]
-    assert args["host"] == "credit-scoring.prod.models.internal"
+    assert args["host"] == "credit-scoring.prod.models.example.com"
     assert args["gateway"] == "istio-system/mlgate-gateway"
     assert (args["model"], args["environment"], args["region"], args["risk_tier"]) == (
         "credit-scoring",
@@ -156,7 +156,7 @@ def test_names_and_hosts(args_for: ArgsFor) -> None:
 def test_canary_render(args_for: ArgsFor) -> None:
     vs_ = manifests.virtual_service(args_for("credit-scoring", "prod", "eu-west-1"))
     assert vs_["apiVersion"] == "networking.istio.io/v1"
-    assert vs_["spec"]["hosts"] == ["credit-scoring.prod.models.internal"]
+    assert vs_["spec"]["hosts"] == ["credit-scoring.prod.models.example.com"]
     assert vs_["spec"]["gateways"] == ["istio-system/mlgate-gateway", "mesh"]
     assert len(vs_["spec"]["http"]) == 1
     route = vs_["spec"]["http"][0]

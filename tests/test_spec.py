@@ -417,7 +417,7 @@ def test_example_stacks_load() -> None:
 def test_stack_region_listed_twice(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1", "    - name: eu-west-1")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:19: mlgate:regions[eu-west-1].name: region 'eu-west-1' is listed twice"
+        f"{prod_stack}:21: mlgate:regions[eu-west-1].name: region 'eu-west-1' is listed twice"
     )
 
 
@@ -425,7 +425,7 @@ def test_existing_cluster_without_kubeconfig(prod_stack: Path, edit: Edit) -> No
     secret = "v1:c3RhbmQtaW46cmVwbGFjZS13aXRoLXlvdXItb3duLWt1YmVjb25maWc="
     edit(prod_stack, f"      kubeconfig:\n        secure: {secret}\n", "")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:13: mlgate:regions[eu-central-1].kubeconfig: "
+        f"{prod_stack}:15: mlgate:regions[eu-central-1].kubeconfig: "
         "cluster: existing needs a kubeconfig (pulumi config set --secret)"
     )
 
@@ -433,7 +433,7 @@ def test_existing_cluster_without_kubeconfig(prod_stack: Path, edit: Edit) -> No
 def test_gpu_pool_min_size_above_max_size(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "[g6e.xlarge], minSize: 0, maxSize: 4}", "[g6e.xlarge], minSize: 5, maxSize: 4}")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:12: mlgate:regions[eu-west-1].gpuNodePools[l40s].minSize: 5 is above maxSize 4"
+        f"{prod_stack}:14: mlgate:regions[eu-west-1].gpuNodePools[l40s].minSize: 5 is above maxSize 4"
     )
 
 
@@ -441,9 +441,9 @@ def test_instance_type_without_a_size(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "instanceTypes: [g6e.xlarge]", "instanceTypes: [g5]")
     with pytest.raises(SpecError) as info:
         load_stack_config(prod_stack)
-    assert (info.value.line, info.value.field) == (12, "mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]")
+    assert (info.value.line, info.value.field) == (14, "mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]")
     assert str(info.value).startswith(
-        f"{prod_stack}:12: mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]: "
+        f"{prod_stack}:14: mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]: "
     )
     assert str(info.value).endswith("(got 'g5')")
 
@@ -452,7 +452,7 @@ def test_gpu_pool_of_a_cpu_instance_type(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "instanceTypes: [g6e.xlarge]", "instanceTypes: [m6i.xlarge]")
     error = stack_error(prod_stack)
     assert error.startswith(
-        f"{prod_stack}:12: mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]: "
+        f"{prod_stack}:14: mlgate:regions[eu-west-1].gpuNodePools[l40s].instanceTypes[0]: "
         "'m6i.xlarge' is not an NVIDIA GPU instance type (families: g4dn, g5, "
     )
 
@@ -465,7 +465,7 @@ def test_gpu_pools_of_an_existing_cluster(prod_stack: Path, edit: Edit) -> None:
         "\n",
     )
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:15: mlgate:regions[eu-central-1].gpuNodePools: "
+        f"{prod_stack}:17: mlgate:regions[eu-central-1].gpuNodePools: "
         "applies only to cluster: provision (mlgate does not manage it)"
     )
 
@@ -473,7 +473,7 @@ def test_gpu_pools_of_an_existing_cluster(prod_stack: Path, edit: Edit) -> None:
 def test_ingress_hostname_of_a_provisioned_cluster(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1\n", "    - name: us-east-1\n      ingressHostname: lb.example.com\n")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:20: mlgate:regions[us-east-1].ingressHostname: "
+        f"{prod_stack}:22: mlgate:regions[us-east-1].ingressHostname: "
         "applies only to cluster: existing (a provisioned one is known)"
     )
 
@@ -485,18 +485,18 @@ def test_availability_zone_of_another_region(prod_stack: Path, edit: Edit) -> No
         "    - name: us-east-1\n      availabilityZones: [us-east-1a, us-west-2b]\n",
     )
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:20: mlgate:regions[us-east-1].availabilityZones[1]: 'us-west-2b' is not a zone of us-east-1"
+        f"{prod_stack}:22: mlgate:regions[us-east-1].availabilityZones[1]: 'us-west-2b' is not a zone of us-east-1"
     )
 
 
 def test_platform_vpc_cidr_malformed(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1\n", "    - name: us-east-1\n      vpcCidr: 10.0.0.0\n")
-    assert stack_error(prod_stack).startswith(f"{prod_stack}:20: mlgate:regions[us-east-1].vpcCidr: ")
+    assert stack_error(prod_stack).startswith(f"{prod_stack}:22: mlgate:regions[us-east-1].vpcCidr: ")
 
 
 def test_platform_unknown_key(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    singleNatGateway: false\n", "    singleNatGateways: false\n")
-    assert stack_error(prod_stack).startswith(f"{prod_stack}:26: mlgate:platform.singleNatGateways: unknown field")
+    assert stack_error(prod_stack).startswith(f"{prod_stack}:28: mlgate:platform.singleNatGateways: unknown field")
 
 
 def test_unknown_mlgate_key(prod_stack: Path, edit: Edit) -> None:
@@ -507,7 +507,7 @@ def test_unknown_mlgate_key(prod_stack: Path, edit: Edit) -> None:
 def test_unknown_cluster_mode(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    - name: us-east-1\n      cluster: provision", "    - name: us-east-1\n      cluster: create")
     assert stack_error(prod_stack) == (
-        f"{prod_stack}:20: mlgate:regions[us-east-1].cluster: Input should be 'provision' or 'existing' (got 'create')"
+        f"{prod_stack}:22: mlgate:regions[us-east-1].cluster: Input should be 'provision' or 'existing' (got 'create')"
     )
 
 
@@ -523,7 +523,7 @@ def test_aws_region_malformed(prod_stack: Path, edit: Edit) -> None:
 
 def test_opa_engine_needs_a_url(prod_stack: Path, edit: Edit) -> None:
     edit(prod_stack, "    engine: embedded", "    engine: opa")
-    assert stack_error(prod_stack) == f"{prod_stack}:27: mlgate:policy.opaUrl: engine: opa needs opaUrl"
+    assert stack_error(prod_stack) == f"{prod_stack}:29: mlgate:policy.opaUrl: engine: opa needs opaUrl"
 
 
 @pytest.mark.parametrize(
