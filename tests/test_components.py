@@ -827,3 +827,16 @@ def test_capturing_twice_gives_identical_plans(prod_plan: Plan, dev_plan: Plan) 
     assert again.dumps() == prod_plan.dumps()
     assert len(again) == len(prod_plan)
     assert capture_plan(ROOT, "dev").dumps() == dev_plan.dumps()
+
+
+def test_sharded_capture_equals_one_process(prod_plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Big catalogs are captured in shards of models, each in a fresh process; the merged plan must be the
+    # one-process plan byte for byte (shared resources such as the platform appear in every shard once).
+    import compliance.plan.capture as capture
+
+    monkeypatch.setattr(capture, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(capture, "SHARD_PLACEMENTS", 4)  # 10 placements in prod: 3 shards over 2 processes
+    messages: list[str] = []
+    sharded = capture.capture_plan(ROOT, "prod", workers=2, progress=messages.append)
+    assert messages == ["running the program for prod (4 model deployments, 3 shards over 2 processes)"]
+    assert sharded.dumps() == prod_plan.dumps()

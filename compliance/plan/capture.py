@@ -28,6 +28,9 @@ __all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config", "mock_state", "r
 PROJECT = "mlgate"
 # Below this many model deployments one process is faster than starting workers.
 PARALLEL_THRESHOLD = 60
+# At most this many (model, region) placements per worker process: the SDK keeps every resource of a run in
+# memory (~0.25 MiB per placement), so big catalogs take more shards than workers, each in a fresh process.
+SHARD_PLACEMENTS = 800
 
 
 def mock_config(stack_file: Path) -> dict[str, str]:
@@ -210,7 +213,9 @@ def capture_plan(
         raise PlanError(f"no stack config for environment {environment!r}", file=stack_file)
     # Validate here, in one process, so a bad catalog fails once with a clear error.
     stack = load_stack_config(stack_file, environment)
-    count = len(load_catalog(catalog or root / stack.catalog).deployments(stack))
+    deployments = load_catalog(catalog or root / stack.catalog).deployments(stack)
+    count = len(deployments)
+    placements = sum(len(d.env.regions) for d in deployments)
     config = mock_config(stack_file)
     if catalog is not None:
         config["mlgate:catalog"] = str(catalog.resolve())
@@ -220,14 +225,18 @@ def capture_plan(
             progress(f"running the program for {environment} ({count} model deployments)")
         resources = _run(root, environment, config, None)
     else:
+        shards = max(workers, -(-placements // SHARD_PLACEMENTS))
         if progress:
-            progress(f"running the program for {environment} ({count} model deployments, {workers} processes)")
-        jobs = [(root, environment, config, (i, workers)) for i in range(workers)]
-        # spawn, not fork: the parent may hold Pulumi's executor threads (tests capture in-process).
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            shards = list(pool.map(_run_shard, jobs))
+            split = f"{workers} processes" if shards == workers else f"{shards} shards over {workers} processes"
+            progress(f"running the program for {environment} ({count} model deployments, {split})")
+        jobs = [(root, environment, config, (i, shards)) for i in range(shards)]
+        # spawn, not fork: the parent may hold Pulumi's executor threads (tests capture in-process). A fresh
+        # process per shard returns each shard's memory before the next one starts.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+            results = list(pool.map(_run_shard, jobs))
         merged: dict[str, PlannedResource] = {}
-        for shard in shards:
+        for shard in results:
             for resource in shard:
                 merged.setdefault(resource.urn, resource)
         resources = list(merged.values())
