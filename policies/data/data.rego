@@ -63,7 +63,7 @@ deny contains v if {
 deny contains v if {
 	input.kind == "deployment"
 	some region in input.plannedRegions
-	not _resident(region, _residency, data.mlgate.thresholds.regionGroups)
+	not region in _resident_regions
 	v := {
 		"id": "DATA-003",
 		"msg": sprintf(
@@ -110,11 +110,11 @@ deny contains v if {
 #     iso-42001: ["A.7.3", "A.7.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	some dataset in _datasets(_lineage(version))
-	residency := _value(dataset, "residency")
-	not _resident(residency, _residency, data.mlgate.thresholds.regionGroups)
+	some i, datasets in _datasets
+	some dataset in datasets
+	residency := object.get(dataset, "residency", null)
+	not residency in _resident_regions
+	version := input.versions[i]
 	v := {
 		"id": "DATA-005",
 		"msg": sprintf(
@@ -138,11 +138,11 @@ deny contains v if {
 deny contains v if {
 	input.kind == "deployment"
 	"none" in _categories
-	some version in input.versions
-	version.deployed == true
-	some dataset in _datasets(_lineage(version))
+	some i, datasets in _datasets
+	some dataset in datasets
 	found := _personal_in(_value(dataset, "categories"))
 	count(found) > 0
+	version := input.versions[i]
 	v := {
 		"id": "DATA-006",
 		"msg": sprintf(
@@ -226,16 +226,35 @@ _narrow_logging if input.model.data.payloadLogging.mode in {"request", "response
 
 _residency := input.model.data.residency if is_array(input.model.data.residency)
 
-# region is in residency: an exact region name, or a region group whose prefixes it starts with.
-_resident(region, residency, _) if {
-	some entry in residency
-	entry == region
+# The declared residency as exact region names and as the prefixes of its region groups, collected once
+# (both empty when the residency is not an array: then no region is resident).
+_residency_entries := {entry | some entry in _residency}
+
+_residency_prefixes := {prefix |
+	some entry in _residency
+	some prefix in data.mlgate.thresholds.regionGroups[entry]
 }
 
-_resident(region, residency, groups) if {
+# The regions DATA-003 and DATA-005 judge (planned regions, dataset residencies), collected once, and those of
+# them within the declared residency: an exact region name, or a region group whose prefixes they start with.
+# Without region groups in the data no region is resident (fail closed).
+_judged_regions := {region | some region in input.plannedRegions} | {region |
+	some datasets in _datasets
+	some dataset in datasets
+	region := object.get(dataset, "residency", null)
+}
+
+_resident_regions contains region if {
+	_ = data.mlgate.thresholds.regionGroups
+	some region in _judged_regions
+	region in _residency_entries
+}
+
+_resident_regions contains region if {
+	_ = data.mlgate.thresholds.regionGroups
+	some region in _judged_regions
 	is_string(region)
-	some entry in residency
-	some prefix in groups[entry]
+	some prefix in _residency_prefixes
 	startswith(region, prefix)
 }
 
@@ -247,14 +266,17 @@ default _value(_, _) := null
 
 _value(obj, key) := obj[key]
 
-_lineage(version) := doc if {
-	ref := _value(_value(version, "evidence"), "lineage")
+# The datasets of the readable lineage document of each deployed version (when they are an array), by the
+# version's index in input.versions. A rule, not a function: computed once per evaluation.
+_datasets[i] := doc.datasets if {
+	some i, version in input.versions
+	version.deployed == true
+	ref := version.evidence.lineage
 	ref.present == true
 	doc := ref.document
 	is_object(doc)
+	is_array(doc.datasets)
 }
-
-_datasets(doc) := doc.datasets if is_array(doc.datasets)
 
 _non_empty_string(value) if {
 	is_string(value)

@@ -173,6 +173,23 @@ test_data_003_regions_within_residency_pass if {
 	not _has(denies, "DATA-003")
 }
 
+test_data_003_residency_not_a_list_fails_closed if {
+	denies := handling.deny with input as _with_data("residency", "eu")
+	count({d.region | some d in denies; d.id == "DATA-003"}) == 2
+}
+
+test_data_003_no_region_groups_fails_closed if {
+	# without region groups in the data even an exact region name is not taken as resident
+	doc := _with([
+		{"op": "replace", "path": "/model/data/residency", "value": ["eu-west-1"]},
+		{"op": "replace", "path": "/plannedRegions", "value": ["eu-west-1"]},
+	])
+	denies := handling.deny with input as doc with data.mlgate.thresholds as {}
+	some d in denies
+	d.id == "DATA-003"
+	d.region == "eu-west-1"
+}
+
 # DATA-004
 
 test_data_004_health_data_without_legal_basis if {
@@ -222,6 +239,20 @@ test_data_005_residency_unknown_fails_closed if {
 test_data_005_training_data_in_residency_passes if {
 	denies := handling.deny with input as _good
 	not _has(denies, "DATA-005")
+}
+
+test_data_005_exact_region_residency if {
+	doc := _with([
+		{"op": "replace", "path": "/model/data/residency", "value": ["eu-west-1", "eu-central-1"]},
+		{"op": "add", "path": "/versions/0/evidence/lineage/document/datasets/-", "value": json.patch(
+			_lineage_doc.datasets[0],
+			[{"op": "replace", "path": "/residency", "value": "eu-north-1"}],
+		)},
+	])
+	denies := handling.deny with input as doc
+	found := [d | some d in denies; d.id == "DATA-005"]
+	count(found) == 1
+	contains(found[0].msg, "eu-north-1")
 }
 
 # DATA-006

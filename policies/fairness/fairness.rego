@@ -15,10 +15,10 @@ package mlgate.fairness
 #     iso-42001: ["A.6.2.4"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
+	some i, version in input.versions
 	version.name in _serving
+	not _fair[i]
 	ref := _evidence_ref(version, "fairness")
-	not _document(ref)
 	v := {
 		"id": "FAIR-001",
 		"msg": sprintf(
@@ -41,10 +41,9 @@ deny contains v if {
 #     iso-42001: ["A.6.2.4"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	doc := _fairness(version)
+	some i, doc in _fair
 	not _has_features(doc)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-001",
 		"msg": sprintf("version %v: fairness evidence %v reports no sensitive features", [version.name, _file(version)]),
@@ -64,12 +63,13 @@ deny contains v if {
 #     iso-42001: ["A.7.4"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	some feature_name, feature in _features(_fairness(version))
-	value := _value(feature, "demographicParityDifference")
 	limit := _value(limits, "maxDemographicParityDifference")
+	not _all_at_most("demographicParityDifference", limit)
+	some i, features in _features
+	some feature_name, feature in features
+	value := object.get(feature, "demographicParityDifference", null)
 	not _at_most(value, limit)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-002",
 		"msg": sprintf(
@@ -92,12 +92,13 @@ deny contains v if {
 #     iso-42001: ["A.6.2.4"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	some feature_name, feature in _features(_fairness(version))
-	value := _value(feature, "equalizedOddsDifference")
 	limit := _value(limits, "maxEqualizedOddsDifference")
+	not _all_at_most("equalizedOddsDifference", limit)
+	some i, features in _features
+	some feature_name, feature in features
+	value := object.get(feature, "equalizedOddsDifference", null)
 	not _at_most(value, limit)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-003",
 		"msg": sprintf(
@@ -120,12 +121,13 @@ deny contains v if {
 #     iso-42001: ["A.7.4"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	some feature_name, feature in _features(_fairness(version))
-	value := _value(feature, "demographicParityRatio")
 	limit := _value(limits, "minDemographicParityRatio")
+	not _all_at_least("demographicParityRatio", limit)
+	some i, features in _features
+	some feature_name, feature in features
+	value := object.get(feature, "demographicParityRatio", null)
 	not _at_least(value, limit)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-004",
 		"msg": sprintf(
@@ -148,13 +150,16 @@ deny contains v if {
 #     iso-42001: ["A.7.4"]
 warn contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	some feature_name, feature in _features(_fairness(version))
-	some group_name, group in _groups(feature)
-	size := _value(group, "n")
 	minimum := object.get(env, "minGroupSize", null)
+	not _all_groups_large(minimum)
+	some i, features in _features
+	some feature_name, feature in features
+	groups := feature.groups
+	is_object(groups)
+	some group_name, group in groups
+	size := object.get(group, "n", null)
 	not _at_least(size, minimum)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-005",
 		"msg": sprintf(
@@ -177,9 +182,8 @@ warn contains v if {
 #     iso-42001: ["A.6.2.4", "A.6.2.7"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	doc := _fairness(version)
+	some i, doc in _fair
+	version := input.versions[i]
 	not _describes(doc, "FairnessEvidence", input.model.name, version.name)
 	v := {
 		"id": "FAIR-006",
@@ -206,12 +210,11 @@ deny contains v if {
 #     iso-42001: ["A.6.2.6"]
 warn contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.name in _serving
-	doc := _fairness(version)
-	generated := _value(doc, "generatedAt")
 	max_days := object.get(env, "maxEvidenceAgeDays", null)
-	not _recent(generated, input.now, max_days)
+	some i, doc in _fair
+	generated := object.get(doc, "generatedAt", null)
+	not _recent(generated, max_days)
+	version := input.versions[i]
 	v := {
 		"id": "FAIR-007",
 		"msg": sprintf(
@@ -264,12 +267,22 @@ _value(obj, key) := obj[key]
 
 _evidence_ref(version, kind) := _value(_value(version, "evidence"), kind)
 
-_document(ref) := ref.document if {
+# The readable fairness document of each version that answers users, by the version's index in input.versions.
+# A rule, not a function: computed once per evaluation, then shared by every body.
+_fair[i] := doc if {
+	some i, version in input.versions
+	version.name in _serving
+	ref := version.evidence.fairness
 	ref.present == true
-	is_object(ref.document)
+	doc := ref.document
+	is_object(doc)
 }
 
-_fairness(version) := _document(_evidence_ref(version, "fairness"))
+# The sensitive features of each such document (when they are an object), by the same index.
+_features[i] := doc.features if {
+	some i, doc in _fair
+	is_object(doc.features)
+}
 
 _file(version) := _value(_evidence_ref(version, "fairness"), "file")
 
@@ -283,10 +296,6 @@ _has_features(doc) if {
 	is_object(doc.features)
 	count(doc.features) > 0
 }
-
-_features(doc) := doc.features if is_object(doc.features)
-
-_groups(feature) := feature.groups if is_object(feature.groups)
 
 _describes(doc, kind, model, version) if {
 	doc.kind == kind
@@ -306,16 +315,58 @@ _at_least(value, limit) if {
 	value >= limit
 }
 
+# The common cases, each checked once per evaluation without a function call per feature or group: every
+# sensitive feature in _features has a metric that _at_most (_at_least) accepts, every group of those features
+# has a size that _at_least accepts. The bodies look at single features and groups only when this fails, so
+# these must accept exactly what _at_most and _at_least accept.
+_all_at_most(metric, limit) if {
+	is_number(limit)
+	every features in _features {
+		every feature in features {
+			value := object.get(feature, metric, null)
+			is_number(value)
+			abs(value) <= limit
+		}
+	}
+}
+
+_all_at_least(metric, limit) if {
+	is_number(limit)
+	every features in _features {
+		every feature in features {
+			value := object.get(feature, metric, null)
+			is_number(value)
+			value >= limit
+		}
+	}
+}
+
+_all_groups_large(minimum) if {
+	is_number(minimum)
+	sizes := [object.get(group, "n", null) |
+		some features in _features
+		some feature in features
+		is_object(feature.groups)
+		some group in feature.groups
+	]
+	every size in sizes {
+		is_number(size)
+		size >= minimum
+	}
+}
+
 _ns_per_day := ((24 * 60) * 60) * 1000000000
+
+# The gate run's time, parsed once; undefined when input.now is no RFC 3339 timestamp.
+_now_ns := time.parse_rfc3339_ns(input.now) if _timestamp(input.now)
 
 _timestamp(value) if {
 	is_string(value)
 	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`, value)
 }
 
-_recent(generated, now, max_days) if {
+_recent(generated, max_days) if {
 	_timestamp(generated)
-	_timestamp(now)
 	is_number(max_days)
-	time.parse_rfc3339_ns(now) - time.parse_rfc3339_ns(generated) <= max_days * _ns_per_day
+	_now_ns - time.parse_rfc3339_ns(generated) <= max_days * _ns_per_day
 }

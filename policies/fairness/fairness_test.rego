@@ -194,6 +194,23 @@ test_fair_002_no_thresholds_fails_closed if {
 	contains(d.msg, "null")
 }
 
+test_fair_002_difference_not_a_number_fails_closed if {
+	denies := fairness.deny with input as _with_metric("demographicParityDifference", "0.01")
+	_has(denies, "FAIR-002")
+}
+
+test_fair_002_only_the_failing_feature_is_reported if {
+	# v6 gains a second feature above the limit: one decision, for that feature of that version
+	race := json.patch(_feature, [{"op": "replace", "path": "/demographicParityDifference", "value": 0.3}])
+	denies := fairness.deny with input as _with([
+		{"op": "add", "path": "/versions/1/evidence/fairness/document/features/race", "value": race},
+	])
+	found := [d | some d in denies; d.id == "FAIR-002"]
+	count(found) == 1
+	found[0].version == "v6"
+	contains(found[0].msg, "race")
+}
+
 # FAIR-003
 
 test_fair_003_equalized_odds_above_limit if {
@@ -205,6 +222,13 @@ test_fair_003_equalized_odds_above_limit if {
 test_fair_003_equalized_odds_within_limit_passes if {
 	denies := fairness.deny with input as _with_metric("equalizedOddsDifference", 0.09)
 	not _has(denies, "FAIR-003")
+}
+
+test_fair_003_negative_difference_counts_by_size if {
+	beyond := fairness.deny with input as _with_metric("equalizedOddsDifference", -0.14)
+	_has(beyond, "FAIR-003")
+	at_limit := fairness.deny with input as _with_metric("equalizedOddsDifference", -0.10)
+	not _has(at_limit, "FAIR-003")
 }
 
 # FAIR-004
@@ -239,6 +263,24 @@ test_fair_005_small_group_warns if {
 test_fair_005_large_groups_pass if {
 	warns := fairness.warn with input as _good
 	not _has(warns, "FAIR-005")
+}
+
+test_fair_005_group_at_minimum_passes if {
+	warns := fairness.warn with input as _with([
+		{"op": "replace", "path": "/versions/0/evidence/fairness/document/features/sex/groups/Female/n", "value": 100},
+	])
+	not _has(warns, "FAIR-005")
+}
+
+test_fair_005_size_not_a_number_warns if {
+	# a string sorts after every number in Rego: "5000" >= 100 holds, yet it is no row count
+	warns := fairness.warn with input as _with([
+		{"op": "replace", "path": "/versions/1/evidence/fairness/document/features/sex/groups/Male/n", "value": "5000"},
+	])
+	some w in warns
+	w.id == "FAIR-005"
+	w.version == "v6"
+	contains(w.msg, "Male")
 }
 
 # FAIR-006
@@ -287,4 +329,30 @@ test_fair_007_recent_evidence_passes if {
 		{"op": "replace", "path": "/versions/1/evidence/fairness/document/generatedAt", "value": "2026-08-28T00:00:00Z"},
 	])
 	not _has(warns, "FAIR-007")
+}
+
+test_fair_007_maximum_age_is_inclusive if {
+	# prod allows 90 days: exactly 90 days before the run passes, one second more warns
+	at_limit := fairness.warn with input as _with([
+		{"op": "replace", "path": "/versions/1/evidence/fairness/document/generatedAt", "value": "2026-08-27T10:00:00Z"},
+	])
+	not _has(at_limit, "FAIR-007")
+	beyond := fairness.warn with input as _with([
+		{"op": "replace", "path": "/versions/1/evidence/fairness/document/generatedAt", "value": "2026-08-27T09:59:59Z"},
+	])
+	_has(beyond, "FAIR-007")
+}
+
+test_fair_007_run_time_with_offset if {
+	# 12:00+02:00 is 10:00Z: evidence generated exactly 90 days before passes
+	warns := fairness.warn with input as _with([
+		{"op": "replace", "path": "/now", "value": "2026-11-25T12:00:00+02:00"},
+		{"op": "replace", "path": "/versions/1/evidence/fairness/document/generatedAt", "value": "2026-08-27T10:00:00Z"},
+	])
+	not _has(warns, "FAIR-007")
+}
+
+test_fair_007_run_time_not_a_timestamp_warns if {
+	warns := fairness.warn with input as _with([{"op": "replace", "path": "/now", "value": "yesterday"}])
+	count({w.version | some w in warns; w.id == "FAIR-007"}) == 2
 }

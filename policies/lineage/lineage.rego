@@ -14,10 +14,10 @@ package mlgate.lineage
 #     iso-42001: ["A.6.2.7", "A.7.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
+	some i, version in input.versions
 	version.deployed == true
+	not _lin[i]
 	ref := _evidence_ref(version, "lineage")
-	not _document(ref)
 	v := {
 		"id": "LIN-001",
 		"msg": sprintf("deployed version %v has no lineage evidence: %v", [version.name, _absence(ref)]),
@@ -37,10 +37,9 @@ deny contains v if {
 #     iso-42001: ["A.6.2.5", "A.7.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	doc := _lineage(version)
-	recorded := _value(_value(doc, "artifact"), "digest")
+	some i, doc in _lin
+	recorded := object.get(doc, ["artifact", "digest"], null)
+	version := input.versions[i]
 	recorded != version.digest
 	v := {
 		"id": "LIN-002",
@@ -64,11 +63,10 @@ deny contains v if {
 #     iso-42001: ["A.6.2.3", "A.6.2.7"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	doc := _lineage(version)
-	run_id := _value(_value(doc, "training"), "runId")
+	some i, doc in _lin
+	run_id := object.get(doc, ["training", "runId"], null)
 	not _non_empty_string(run_id)
+	version := input.versions[i]
 	v := {
 		"id": "LIN-003",
 		"msg": sprintf("version %v: lineage names no training run (training.runId is %v)", [version.name, run_id]),
@@ -88,11 +86,10 @@ deny contains v if {
 #     iso-42001: ["A.6.2.3"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	doc := _lineage(version)
-	commit := _value(_value(doc, "training"), "codeCommit")
+	some i, doc in _lin
+	commit := object.get(doc, ["training", "codeCommit"], null)
 	not _commit(commit)
+	version := input.versions[i]
 	v := {
 		"id": "LIN-004",
 		"msg": sprintf("version %v: training.codeCommit %v is not a 40-digit lowercase git commit", [version.name, commit]),
@@ -112,10 +109,9 @@ deny contains v if {
 #     iso-42001: ["A.7.3", "A.7.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	doc := _lineage(version)
+	some i, doc in _lin
 	not _has_datasets(doc)
+	version := input.versions[i]
 	v := {
 		"id": "LIN-005",
 		"msg": sprintf("version %v: lineage lists no datasets", [version.name]),
@@ -135,15 +131,15 @@ deny contains v if {
 #     iso-42001: ["A.7.3", "A.7.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	some i, dataset in _datasets(_lineage(version))
+	some i, datasets in _datasets
+	some j, dataset in datasets
 	not _identified(dataset)
+	version := input.versions[i]
 	v := {
 		"id": "LIN-005",
 		"msg": sprintf(
 			"version %v: dataset %v needs a uri and a sha256:<64 hex> digest (uri %v, digest %v)",
-			[version.name, _dataset_name(dataset, i), _value(dataset, "uri"), _value(dataset, "digest")],
+			[version.name, _dataset_name(dataset, j), _value(dataset, "uri"), _value(dataset, "digest")],
 		),
 		"version": version.name,
 	}
@@ -163,9 +159,9 @@ deny contains v if {
 	input.kind == "deployment"
 	env.requireApprovals == true
 	input.model.riskTier == "high"
-	some version in input.versions
+	some i, version in input.versions
 	version.deployed == true
-	not _approved_by(_lineage(version), "model-risk")
+	not i in _approved
 	v := {
 		"id": "LIN-006",
 		"msg": sprintf(
@@ -188,10 +184,9 @@ deny contains v if {
 #     iso-42001: ["A.6.2.5"]
 warn contains v if {
 	input.kind == "deployment"
-	some version in input.versions
-	version.deployed == true
-	doc := _lineage(version)
-	recorded := _value(_value(doc, "artifact"), "uri")
+	some i, doc in _lin
+	recorded := object.get(doc, ["artifact", "uri"], null)
+	version := input.versions[i]
 	recorded != version.storageUri
 	v := {
 		"id": "LIN-007",
@@ -221,12 +216,28 @@ _value(obj, key) := obj[key]
 
 _evidence_ref(version, kind) := _value(_value(version, "evidence"), kind)
 
-_document(ref) := ref.document if {
+# The readable lineage document of each deployed version, by the version's index in input.versions.
+# A rule, not a function: computed once per evaluation, then shared by every body.
+_lin[i] := doc if {
+	some i, version in input.versions
+	version.deployed == true
+	ref := version.evidence.lineage
 	ref.present == true
-	is_object(ref.document)
+	doc := ref.document
+	is_object(doc)
 }
 
-_lineage(version) := _document(_evidence_ref(version, "lineage"))
+# The datasets of each such document (when they are an array), by the same index.
+_datasets[i] := doc.datasets if {
+	some i, doc in _lin
+	is_array(doc.datasets)
+}
+
+# Indexes of the deployed versions whose lineage records an approval by the model-risk function.
+_approved contains i if {
+	some i, doc in _lin
+	_approved_by(doc, "model-risk")
+}
 
 default _absence(_) := "the evidence file could not be read"
 
@@ -239,9 +250,12 @@ _non_empty_string(value) if {
 	trim_space(value) != ""
 }
 
+# A full git commit: exactly what `^[0-9a-f]{40}$` matches (40 characters, all of them lowercase hex digits),
+# checked without a regex: on the embedded engine one regex.match costs about as much as ten such builtins.
 _commit(value) if {
 	is_string(value)
-	regex.match(`^[0-9a-f]{40}$`, value)
+	count(value) == 40
+	trim(value, "0123456789abcdef") == ""
 }
 
 _has_datasets(doc) if {
@@ -249,12 +263,16 @@ _has_datasets(doc) if {
 	count(doc.datasets) > 0
 }
 
-_datasets(doc) := doc.datasets if is_array(doc.datasets)
-
+# A non-blank uri (as _non_empty_string) and a digest that `^sha256:[0-9a-f]{64}$` matches: the prefix, then
+# 64 characters, all of them lowercase hex digits (checked without a regex, as in _commit).
 _identified(dataset) if {
-	_non_empty_string(dataset.uri)
-	is_string(dataset.digest)
-	regex.match(`^sha256:[0-9a-f]{64}$`, dataset.digest)
+	is_string(dataset.uri)
+	trim_space(dataset.uri) != ""
+	digest := dataset.digest
+	is_string(digest)
+	count(digest) == 71
+	startswith(digest, "sha256:")
+	trim(trim_prefix(digest, "sha256:"), "0123456789abcdef") == ""
 }
 
 _dataset_name(dataset, _) := dataset.name if is_string(dataset.name)

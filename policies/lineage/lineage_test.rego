@@ -168,6 +168,21 @@ test_lin_004_full_commit_passes if {
 	not _has(denies, "LIN-004")
 }
 
+test_lin_004_almost_a_commit if {
+	every commit in [
+		"4b825dc642cb6eb9a060e54bf8d69288fbee490", # 39 digits
+		"4b825dc642cb6eb9a060e54bf8d69288fbee49041", # 41
+		"4b825dc642cb6eb9a060e54bf8d69288fbee490g", # not hex
+		"4b825dc642cb6eb9a060e54bf8d69288fbee4904\n", # trailing newline
+		" 4b825dc642cb6eb9a060e54bf8d69288fbee490",
+		"",
+		40,
+	] {
+		denies := lineage.deny with input as _with_v6("/training/codeCommit", commit)
+		_has(denies, "LIN-004")
+	}
+}
+
 # LIN-005
 
 test_lin_005_no_datasets if {
@@ -196,6 +211,28 @@ test_lin_005_identified_datasets_pass if {
 	not _has(denies, "LIN-005")
 }
 
+test_lin_005_almost_a_sha256_digest if {
+	hex := "f2c62076f19504d99a38b22badf445a7f42530ade6b827acf78dd143fbce38bb"
+	every digest in [
+		concat("", ["abcdef0", hex]), # 71 hex digits, no prefix
+		concat("", ["sha256:", substring(hex, 0, 63)]),
+		concat("", ["sha256:", hex, "0"]),
+		concat("", ["sha256:", substring(hex, 0, 63), "g"]),
+		concat("", ["sha256:", upper(hex)]),
+		concat("", ["SHA256:", hex]),
+		concat("", ["sha256:", hex, "\n"]),
+		null,
+	] {
+		denies := lineage.deny with input as _with_v6("/datasets/0/digest", digest)
+		_has(denies, "LIN-005")
+	}
+}
+
+test_lin_005_blank_uri if {
+	denies := lineage.deny with input as _with_v6("/datasets/0/uri", "  ")
+	_has(denies, "LIN-005")
+}
+
 # LIN-006
 
 test_lin_006_no_model_risk_approval if {
@@ -212,6 +249,13 @@ test_lin_006_approvals_missing if {
 		{"op": "remove", "path": "/versions/0/evidence/lineage/document/approvals"},
 	])
 	_has(denies, "LIN-006")
+}
+
+test_lin_006_version_without_lineage if {
+	denies := lineage.deny with input as _with([{"op": "replace", "path": "/versions/1/evidence/lineage", "value": null}])
+	some d in denies
+	d.id == "LIN-006"
+	d.version == "v6"
 }
 
 test_lin_006_not_required_in_staging if {

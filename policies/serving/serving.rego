@@ -16,9 +16,10 @@ deny contains v if {
 	input.kind == "deployment"
 	is_number(env.maxCanaryWeight)
 	count(_weighted_positions) > 1
+	oldest := max(_weighted_positions)
 	some version in input.versions
 	version.position in _weighted_positions
-	version.position < max(_weighted_positions)
+	version.position < oldest
 	version.weight > env.maxCanaryWeight
 	v := {
 		"id": "SERV-001",
@@ -88,10 +89,10 @@ deny contains v if {
 #     iso-42001: ["A.6.2.6"]
 deny contains v if {
 	input.kind == "deployment"
+	minimum := object.get(env, "minReplicas", null)
 	some resource in input.resources
 	resource.kind == "InferenceService"
 	replicas := object.get(resource, ["spec", "predictor", "minReplicas"], null)
-	minimum := object.get(env, "minReplicas", null)
 	not _at_least(replicas, minimum)
 	v := _resource_decision("SERV-003", resource, sprintf(
 		"InferenceService %v runs at least %v replicas, %v needs at least %v",
@@ -111,9 +112,35 @@ deny contains v if {
 #     iso-42001: ["A.4.5"]
 deny contains v if {
 	input.kind == "deployment"
+	_gpus > 0
 	some resource in input.resources
 	resource.kind == "InferenceService"
-	problem := _gpu_problem(resource, _gpus)
+	limit := object.get(resource, ["spec", "predictor", "model", "resources", "limits", "nvidia.com/gpu"], null)
+	limit != format_int(_gpus, 10)
+	problem := sprintf("limits nvidia.com/gpu to %v, the spec asks for %v", [limit, _gpus])
+	v := _resource_decision("SERV-004", resource, sprintf("InferenceService %v %v", [resource.name, problem]))
+}
+
+# METADATA
+# title: GPU request matches the spec
+# description: A GPU model's planned InferenceServices limit nvidia.com/gpu to exactly the spec's count, and a CPU model's request no GPU.
+# custom:
+#   id: SERV-004
+#   severity: medium
+#   controls:
+#     eu-ai-act: ["Art. 15(1)"]
+#     nist-ai-rmf: ["MANAGE 2.2"]
+#     iso-42001: ["A.4.5"]
+deny contains v if {
+	input.kind == "deployment"
+	_gpus == 0
+	some resource in input.resources
+	resource.kind == "InferenceService"
+	limit := object.get(resource, ["spec", "predictor", "model", "resources", "limits", "nvidia.com/gpu"], null)
+	request := object.get(resource, ["spec", "predictor", "model", "resources", "requests", "nvidia.com/gpu"], null)
+	some quantity in [limit, request]
+	not quantity in {null, 0, "0"}
+	problem := sprintf("asks for nvidia.com/gpu (limit %v, request %v) for a CPU-only model", [limit, request])
 	v := _resource_decision("SERV-004", resource, sprintf("InferenceService %v %v", [resource.name, problem]))
 }
 
@@ -129,9 +156,51 @@ deny contains v if {
 #     iso-42001: ["A.6.2.5"]
 deny contains v if {
 	input.kind == "deployment"
-	some resource in input.resources
-	resource.kind == "VirtualService"
-	some problem in _traffic_problems(resource, input.model.name, _version_names)
+	some r, routes in _weighted_routes
+	count(routes) == 0
+	resource := input.resources[r]
+	problem := "has no http route named weighted"
+	v := _resource_decision("SERV-005", resource, sprintf("VirtualService %v %v", [resource.name, problem]))
+}
+
+# METADATA
+# title: Traffic split matches the spec
+# description: Each planned VirtualService has a route named weighted whose weights equal the spec's traffic for this environment and sum to 100.
+# custom:
+#   id: SERV-005
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 26(1)"]
+#     nist-ai-rmf: ["GOVERN 1.4", "MANAGE 4.1"]
+#     iso-42001: ["A.6.2.5"]
+deny contains v if {
+	input.kind == "deployment"
+	some r, routes in _weighted_routes
+	some route in routes
+	route.split != _spec_split
+	resource := input.resources[r]
+	problem := sprintf("routes %v, the spec's traffic is %v", [_split_text(route.split), _split_text(_spec_split)])
+	v := _resource_decision("SERV-005", resource, sprintf("VirtualService %v %v", [resource.name, problem]))
+}
+
+# METADATA
+# title: Traffic split matches the spec
+# description: Each planned VirtualService has a route named weighted whose weights equal the spec's traffic for this environment and sum to 100.
+# custom:
+#   id: SERV-005
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 26(1)"]
+#     nist-ai-rmf: ["GOVERN 1.4", "MANAGE 4.1"]
+#     iso-42001: ["A.6.2.5"]
+deny contains v if {
+	input.kind == "deployment"
+	some r, routes in _weighted_routes
+	some route in routes
+	route.split == _spec_split
+	route.total != 100
+	resource := input.resources[r]
+	problem := sprintf("route weights sum to %v, not 100", [route.total])
 	v := _resource_decision("SERV-005", resource, sprintf("VirtualService %v %v", [resource.name, problem]))
 }
 
@@ -150,7 +219,7 @@ deny contains v if {
 	some resource in input.resources
 	resource.kind == "VirtualService"
 	some host in _destination_hosts(resource)
-	not _mutual_tls(host, resource.region, input.resources)
+	not _mutual_tls(host, resource.region)
 	v := _resource_decision("SERV-006", resource, sprintf(
 		"VirtualService %v sends traffic to %v, which no ISTIO_MUTUAL DestinationRule in %v covers",
 		[resource.name, host, resource.region],
@@ -249,37 +318,10 @@ default _gpus := 0
 
 _gpus := input.model.resources.gpu if is_number(input.model.resources.gpu)
 
-_gpu_path(section) := ["spec", "predictor", "model", "resources", section, "nvidia.com/gpu"]
-
-# A GPU model limits nvidia.com/gpu to the spec's count; a CPU-only model asks for no GPU at all.
-_gpu_problem(resource, gpus) := sprintf("limits nvidia.com/gpu to %v, the spec asks for %v", [limit, gpus]) if {
-	gpus > 0
-	limit := object.get(resource, _gpu_path("limits"), null)
-	limit != format_int(gpus, 10)
-}
-
-_gpu_problem(resource, gpus) := msg if {
-	gpus == 0
-	limit := object.get(resource, _gpu_path("limits"), null)
-	request := object.get(resource, _gpu_path("requests"), null)
-	some quantity in [limit, request]
-	not quantity in {null, 0, "0"}
-	msg := sprintf("asks for nvidia.com/gpu (limit %v, request %v) for a CPU-only model", [limit, request])
-}
-
 _at_least(value, limit) if {
 	is_number(value)
 	is_number(limit)
 	value >= limit
-}
-
-_http(resource) := resource.spec.http if is_array(resource.spec.http)
-
-_routes(route) := route.route if is_array(route.route)
-
-_has_weighted_route(resource) if {
-	some route in _http(resource)
-	route.name == "weighted"
 }
 
 # The spec's split, without weight-0 entries (a rollback target may or may not have a weight-0 route).
@@ -288,74 +330,95 @@ _spec_split contains [name, weight] if {
 	weight != 0
 }
 
-# A route's split as [version, weight] pairs; a host that is no version's predictor stays a host.
-_route_split(route, model, names) := {[_target(destination.destination.host, model, names), weight] |
-	some destination in _routes(route)
-	weight := object.get(destination, "weight", null)
-	weight != 0
-}
-
-_version_of(host, model, names) := name if {
-	is_string(host)
-	some name in names
-	startswith(host, sprintf("%v-%v-predictor.", [model, name]))
-}
-
-_target(host, model, names) := _version_of(host, model, names)
-
-_target(host, model, names) := host if not _version_of(host, model, names)
-
-_route_total(route) := sum([weight |
-	some destination in _routes(route)
-	weight := object.get(destination, "weight", null)
-	is_number(weight)
-])
-
-_traffic_problems(resource, _, _) := {"has no http route named weighted"} if not _has_weighted_route(resource)
-
-_traffic_problems(resource, model, names) := {problem |
-	some route in _http(resource)
+# The routes named weighted of each planned VirtualService, by its index in input.resources (an empty array:
+# it has none). For each such route: its split as [version, weight] pairs without weight-0 entries (a host
+# that is no version's predictor stays a host) and the sum of its numeric weights. A rule, computed once per
+# evaluation, so the SERV-005 bodies only compare. Without a model name (predictor hosts are named after it)
+# there is no verdict on the traffic: hence `_ = input.model.name`. (`[host]`: a path of one key, so that a
+# host that is not a string is looked up as itself, never as a path.)
+_weighted_routes[r] := [{"split": split, "total": total} |
+	is_array(resource.spec.http)
+	some route in resource.spec.http
 	route.name == "weighted"
-	problem := _split_problem(_route_split(route, model, names), _route_total(route), _spec_split)
-} if _has_weighted_route(resource)
-
-_split_problem(split, _, spec) := msg if {
-	split != spec
-	msg := sprintf("routes %v, the spec's traffic is %v", [_split_text(split), _split_text(spec)])
+	split := {[object.get(_host_version, [host], host), weight] |
+		is_array(route.route)
+		some destination in route.route
+		weight := object.get(destination, "weight", null)
+		weight != 0
+		host := destination.destination.host
+	}
+	total := sum([weight |
+		is_array(route.route)
+		some destination in route.route
+		weight := object.get(destination, "weight", null)
+		is_number(weight)
+	])
+] if {
+	_ = input.model.name
+	some r, resource in input.resources
+	resource.kind == "VirtualService"
 }
 
-_split_problem(split, total, spec) := sprintf("route weights sum to %v, not 100", [total]) if {
-	split == spec
-	total != 100
+# The destination hosts of the weighted routes, and the version whose predictor each one is:
+# <model>-<version>-predictor.<anything>.
+_weighted_hosts contains host if {
+	some resource in input.resources
+	resource.kind == "VirtualService"
+	is_array(resource.spec.http)
+	some route in resource.spec.http
+	route.name == "weighted"
+	is_array(route.route)
+	some destination in route.route
+	host := destination.destination.host
+	is_string(host)
+}
+
+_predictor_prefix[name] := sprintf("%v-%v-predictor.", [input.model.name, name]) if some name in _version_names
+
+_host_version[host] := name if {
+	some host in _weighted_hosts
+	some name, prefix in _predictor_prefix
+	startswith(host, prefix)
 }
 
 _split_text(split) := concat(", ", sort([sprintf("%v=%v", [pair[0], pair[1]]) | some pair in split]))
 
 _destination_hosts(resource) := {host |
-	some route in _http(resource)
-	some destination in _routes(route)
+	is_array(resource.spec.http)
+	some route in resource.spec.http
+	is_array(route.route)
+	some destination in route.route
 	host := destination.destination.host
 } | {host |
-	some route in _http(resource)
+	is_array(resource.spec.http)
+	some route in resource.spec.http
 	host := route.mirror.host
 }
 
-_mutual_tls(host, region, resources) if {
-	some rule in resources
+# [region, host pattern] of every planned DestinationRule with tls.mode ISTIO_MUTUAL; and, for the *.<suffix>
+# wildcard patterns among them, [region, .<suffix>].
+_mtls contains [rule.region, object.get(rule, ["spec", "host"], null)] if {
+	some rule in input.resources
 	rule.kind == "DestinationRule"
-	rule.region == region
 	object.get(rule, ["spec", "trafficPolicy", "tls", "mode"], null) == "ISTIO_MUTUAL"
-	_host_covers(object.get(rule, ["spec", "host"], null), host)
 }
 
-_host_covers(pattern, host) if {
-	is_string(host)
-	pattern == host
-}
-
-_host_covers(pattern, host) if {
+_mtls_suffixes contains [pair[0], trim_prefix(pattern, "*")] if {
+	some pair in _mtls
+	pattern := pair[1]
 	is_string(pattern)
-	is_string(host)
 	startswith(pattern, "*.")
-	endswith(host, trim_prefix(pattern, "*"))
+}
+
+# host is covered in region by an ISTIO_MUTUAL DestinationRule: the same host, or a wildcard it ends with.
+_mutual_tls(host, region) if {
+	is_string(host)
+	[region, host] in _mtls
+}
+
+_mutual_tls(host, region) if {
+	is_string(host)
+	some wildcard in _mtls_suffixes
+	wildcard[0] == region
+	endswith(host, wildcard[1])
 }

@@ -271,6 +271,38 @@ test_serv_005_weight_zero_route_may_be_absent if {
 	not _has(denies, "SERV-005")
 }
 
+test_serv_005_each_virtual_service_is_judged if {
+	# a second region whose VirtualService sends everything to v6: only that one is reported
+	other := json.patch(_virtual_service, [
+		{"op": "replace", "path": "/name", "value": "support-llm-eu-central-1-vs"},
+		{"op": "replace", "path": "/region", "value": "eu-central-1"},
+		{"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 0},
+		{"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 100},
+	])
+	denies := serving.deny with input as _with([{"op": "add", "path": "/resources/-", "value": other}])
+	found := [d | some d in denies; d.id == "SERV-005"]
+	count(found) == 1
+	found[0].resource == "support-llm-eu-central-1-vs"
+	found[0].region == "eu-central-1"
+	contains(found[0].msg, "routes v6=100")
+}
+
+test_serv_005_route_without_destinations if {
+	denies := serving.deny with input as _with([{"op": "replace", "path": _route, "value": null}])
+	some d in denies
+	d.id == "SERV-005"
+	contains(d.msg, "routes , the spec's traffic is v6=90, v7=10")
+}
+
+test_serv_005_no_verdict_without_a_model_name if {
+	# unchanged: without a model name no predictor host can be recognised, and SERV-005 says nothing
+	denies := serving.deny with input as _with([
+		{"op": "remove", "path": "/model/name"},
+		{"op": "replace", "path": "/resources/2/spec/http/0/name", "value": "default"},
+	])
+	not _has(denies, "SERV-005")
+}
+
 # SERV-006
 
 test_serv_006_no_mutual_tls if {
@@ -301,6 +333,13 @@ test_serv_006_mirror_host_needs_mutual_tls if {
 	some d in denies
 	d.id == "SERV-006"
 	contains(d.msg, "shadow.elsewhere")
+}
+
+test_serv_006_mirror_host_in_the_namespace_passes if {
+	denies := serving.deny with input as _with([
+		{"op": "add", "path": "/resources/2/spec/http/0/mirror", "value": {"host": _host("v5")}},
+	])
+	not _has(denies, "SERV-006")
 }
 
 test_serv_006_exact_host_rule_passes if {
