@@ -18,6 +18,11 @@ default 2, and the fastest pass of each counts):
 * mlgate: ``compliance.gate.run.evaluate`` with ``RegorusEngine`` (whatever it does to hand over the document and
   read the results, decision mapping, waivers, sorting), the engine built beforehand;
 * the same ``evaluate`` split over 2 forked processes (each builds its own engine);
+* ``evaluate`` through the decision cache (``CachedEngine`` over a fresh store in a temporary directory): the
+  cold pass judges and stores every document, the warm pass answers every one from the store;
+* ``evaluate`` with ``ParallelEngine(jobs=--processes)``, the code path of ``mlgate check --jobs N``: spawned
+  workers (each imports, loads and compiles; run as a script, a worker also imports this file's modules), this
+  process taking its share;
 * ``json.dumps`` of every document (raw gets the JSON ready-made);
 * one ``evaluate`` of ``--sample`` documents under cProfile: own time by regorus call, json and mlgate module.
 
@@ -33,6 +38,7 @@ so the load average is printed with the results.
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import cProfile
 import datetime as dt
@@ -46,6 +52,7 @@ import pstats
 import random
 import re
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -60,9 +67,11 @@ from typing import Any
 import yaml
 
 from compliance.gate.bundle import PolicyBundle
+from compliance.gate.cache import CachedEngine, DecisionStore
 from compliance.gate.decisions import Decision, GateResult, sort_decisions
 from compliance.gate.engine import RegorusEngine
 from compliance.gate.inputs import GateInput, build_inputs
+from compliance.gate.parallel import ParallelEngine
 from compliance.gate.run import evaluate
 from compliance.gate.waivers import load_waivers
 from compliance.plan.model import Plan
@@ -272,6 +281,35 @@ def parallel_gate(inputs: Sequence[GateInput], processes: int) -> tuple[float, f
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     _SHARED.clear()
     return wall, cpu + after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, len(decisions)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cache_passes(inputs: Sequence[GateInput], bundle: PolicyBundle, expected: GateResult) -> list[Pass]:
+    """Cold (judge and store) and warm (all hits) passes through ``CachedEngine`` on a fresh store."""
+    passes = []
+    with tempfile.TemporaryDirectory(prefix="mlgate-gate-bench-cache-") as scratch:
+        inner = RegorusEngine(bundle)
+        for label in ("cold", "warm"):
+            engine = CachedEngine(inner, bundle, DecisionStore(Path(scratch) / "decisions.sqlite3"))
+            wall, cpu, result = timed(lambda engine=engine: gate(inputs, bundle, engine))
+            assert result == expected, f"{label} cache pass differs from the plain pass"
+            wanted = (0, len(inputs)) if label == "cold" else (len(inputs), 0)
+            assert (engine.stats.hits, engine.stats.misses) == wanted, f"{label}: {engine.stats}"
+            passes.append(Pass(wall, cpu))
+    return passes
+
+
+def jobs_pass(inputs: Sequence[GateInput], bundle: PolicyBundle, jobs: int, expected: GateResult) -> Pass:
+    """``evaluate`` on ``ParallelEngine(jobs=jobs)``: workers spawned, started and joined inside the timing."""
+    engine = ParallelEngine(bundle, jobs=jobs)
+    before = children_cpu()
+    wall, cpu, result = timed(lambda: gate(inputs, bundle, engine))
+    assert result == expected, "the parallel pass differs from the serial one"
+    return Pass(wall, cpu + children_cpu() - before)
 
 
 def where_mlgate_spends(sample: Sequence[GateInput], bundle: PolicyBundle) -> tuple[int, list[list[str]]]:
@@ -594,6 +632,12 @@ def main() -> None:
     setup = time.perf_counter()
     plan = prepare_fleet(args.models, args.regions, work / "fleet" if args.workdir is None else work)
     root = work / "fleet" if args.workdir is None else work
+    # A snapshot of the policies: every pass, and every worker that loads them again, judges with the same ones
+    # even if policies/ is edited during the run.
+    global POLICIES
+    scratch = tempfile.mkdtemp(prefix="mlgate-gate-bench-policies-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    POLICIES = Path(shutil.copytree(POLICIES, Path(scratch) / "policies", ignore=shutil.ignore_patterns("pack")))
     bundle = PolicyBundle.load(POLICIES)
     inputs = replicate(fleet_inputs(root, plan), args.docs)
     texts = [json.dumps(i.document) for i in inputs]
@@ -618,6 +662,8 @@ def main() -> None:
     dumps_wall, dumps_cpu, _ = timed(lambda: [json.dumps(i.document) for i in inputs])
     counts = Counter(f"{d.level} {d.id}" for d in result.decisions)
     par = parallel_gate(inputs, args.processes) if args.processes > 1 else None
+    cold, warm = cache_passes(inputs, bundle, result)
+    jobs = jobs_pass(inputs, bundle, args.processes, result) if args.processes > 1 else None
     mix = ", ".join(f"{k} x{v}" for k, v in counts.most_common())
     print(f"decisions: raw {raw_decisions:,}, mlgate {len(result.decisions):,} ({mix})", file=sys.stderr)
 
@@ -663,6 +709,23 @@ def main() -> None:
                 f"{par[1]:.2f} (all)",
                 _us(par[0], n) + " (wall)",
                 f"{par[0] / raw.wall:.2f}x (wall)",
+            ]
+        )
+    for label, timing in (
+        ("mlgate `evaluate`, cold cache (`CachedEngine`: judge all, store all)", cold),
+        ("mlgate `evaluate`, warm cache (`CachedEngine`: every document a hit)", warm),
+    ):
+        rows.append(
+            [label, f"{timing.wall:.2f}", f"{timing.cpu:.2f}", _us(timing.cpu, n), f"{timing.cpu / raw.cpu:.2f}x"]
+        )
+    if jobs:
+        rows.append(
+            [
+                f"mlgate `evaluate`, `ParallelEngine(jobs={args.processes})` (spawn; `mlgate check --jobs`)",
+                f"{jobs.wall:.2f}",
+                f"{jobs.cpu:.2f} (all)",
+                _us(jobs.wall, n) + " (wall)",
+                f"{jobs.wall / raw.wall:.2f}x (wall); speed-up over serial {mlgate.wall / jobs.wall:.2f}x (wall)",
             ]
         )
     out += [_table(["pass", "wall s", "CPU s", "µs / document", "vs raw (CPU)"], rows)]

@@ -142,9 +142,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         catalog=_existing(args.catalog, "catalog directory"),
         policies=_existing(args.policies, "policy directory"),
         waivers=Path(args.waivers) if args.waivers else None,
+        cache=not args.no_cache,
+        jobs=args.jobs,
     )
     plan = _load_plan(args, quiet=args.format != "text" and not args.output)
     result = gate.judge(plan, now)
+    if args.verbose:
+        from compliance.gate.check import engine_report
+
+        _err(f"mlgate: {engine_report(gate.engine)}")
     text = formatter.render(result)
     if args.output:
         atomic_write(args.output, text)
@@ -152,6 +158,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return result.exit_code(fail_on_warn=args.fail_on_warn)
+
+
+def _jobs(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more) or auto")
+    return jobs
 
 
 def _parse_now(value: str) -> dt.datetime:
@@ -285,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     check_cmd.add_argument("--waivers", metavar="FILE", help="waivers file (default: <policies>/waivers.yaml)")
     check_cmd.add_argument("--now", metavar="TIME", help="judge as of this RFC 3339 time (evidence age, waiver expiry)")
+    check_cmd.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="judge every document again: no decision cache (also MLGATE_NO_CACHE=1)",
+    )
+    check_cmd.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="processes for big inputs, this one included (default: auto, from 500 documents; 1: never split)",
+    )
     check_cmd.set_defaults(handler=cmd_check)
 
     policy = commands.add_parser("policy", help="work with the Rego policies: test, doc")

@@ -255,6 +255,7 @@ def test_an_engine_fault_never_passes(
     capsys: pytest.CaptureFixture[str],
     prod_plan_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     fault: Any,
     message: str,
 ) -> None:
@@ -263,12 +264,37 @@ def test_an_engine_fault_never_passes(
             raise fault
         return dict(fault)
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty decision cache: every document is judged
     monkeypatch.setattr(RegorusEngine, "evaluate", broken)
     code, result = as_json(capsys, "--env", "prod", "--plan", str(prod_plan_path))
     assert code == 2
     errors = [d for d in result["decisions"] if d["id"] == "GATE-ERROR"]
     assert len({d["subject"] for d in errors}) == 5  # every deployment and the platform
     assert {d["subject"] for d in errors if message in d["msg"]} == {d["subject"] for d in errors}
+
+
+def test_the_cache_and_jobs_do_not_change_the_report(
+    capsys: pytest.CaptureFixture[str], prod_plan_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    runs = []
+    for extra in ((), (), ("--no-cache", "--jobs", "2")):  # cold cache, warm cache, no cache over 2 processes
+        code = main(["--verbose", "check", "--now", NOW, "--env", "prod", "--plan", str(prod_plan_path), *extra])
+        out, err = capsys.readouterr()
+        runs.append((code, out, err))
+    assert runs[0][:2] == runs[1][:2] == runs[2][:2]
+    assert runs[0][0] == 1
+    cold, warm, split = (err for _, _, err in runs)
+    assert "0 hits, 5 misses, 5 stored" in cold and "5 hits, 0 misses, 0 stored" in warm
+    assert "2 processes" in split and "decision cache" not in split
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "many"])
+def test_jobs_must_be_a_count_or_auto(capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", "--env", "prod", "--jobs", jobs])
+    assert exit_.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
 
 
 # -------------------------------------------------------------------------------- policy test, doc

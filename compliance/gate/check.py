@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from compliance.gate.bundle import PolicyBundle
+from compliance.gate.cache import CachedEngine, DecisionStore
 from compliance.gate.decisions import GateResult, Waiver
-from compliance.gate.engine import Engine, RegorusEngine
+from compliance.gate.engine import Engine
 from compliance.gate.inputs import build_inputs
+from compliance.gate.parallel import ParallelEngine
 from compliance.gate.run import evaluate
 from compliance.gate.waivers import load_waivers
 from compliance.plan.model import Plan
 from compliance.spec.load import Catalog, load_catalog, load_stack_config
 from compliance.spec.stack import StackConfig
 
-__all__ = ["Gate", "check", "prepare"]
+__all__ = ["Gate", "check", "embedded_engine", "engine_report", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,25 @@ class Gate:
         )
 
 
+def embedded_engine(bundle: PolicyBundle, *, cache: bool = True, jobs: int | None = None) -> Engine:
+    """The embedded engine over ``jobs`` processes for big inputs (None: auto, see ``compliance.gate.parallel``),
+    behind the decision cache unless ``cache`` is false or ``MLGATE_NO_CACHE`` is set."""
+    engine = ParallelEngine(bundle, jobs=jobs)
+    store = DecisionStore.default() if cache else None
+    return CachedEngine(engine, bundle, store) if store is not None else engine
+
+
+def engine_report(engine: Engine) -> str:
+    """What the engine wrappers did in the last run: cache hits and misses, processes (for ``--verbose``)."""
+    parts: list[str] = []
+    if isinstance(engine, CachedEngine):
+        parts.append(f"decision cache {engine.store.path}: {engine.stats}")
+        engine = engine.engine
+    if isinstance(engine, ParallelEngine):
+        parts.append(f"{engine.used_jobs} process{'es' if engine.used_jobs > 1 else ''}")
+    return "; ".join(parts) or f"{engine.name} engine"
+
+
 def prepare(
     root: Path,
     environment: str,
@@ -55,12 +76,16 @@ def prepare(
     policies: Path | None = None,
     waivers: Path | None = None,
     engine: Engine | None = None,
+    cache: bool = True,
+    jobs: int | None = None,
 ) -> Gate:
+    """``engine`` replaces the embedded one (then ``cache`` and ``jobs`` do not apply)."""
     stack = load_stack_config(stack_file or root / "stacks" / f"Pulumi.{environment}.yaml", environment)
     models = load_catalog(catalog or root / stack.catalog)
     bundle = PolicyBundle.load(policies or root / "policies")
     accepted = load_waivers(waivers or bundle.root / "waivers.yaml")
-    return Gate(root, environment, stack, models, bundle, accepted, engine or RegorusEngine(bundle))
+    engine = engine or embedded_engine(bundle, cache=cache, jobs=jobs)
+    return Gate(root, environment, stack, models, bundle, accepted, engine)
 
 
 def check(root: Path, environment: str, plan: Plan, *, now: dt.datetime | None = None, **options: Any) -> GateResult:

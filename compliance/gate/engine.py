@@ -3,6 +3,10 @@
 An engine evaluates whole packages (``data.mlgate.fairness``) for one input document at a time: one
 evaluation returns the package's ``deny`` and ``warn`` sets together, so a document costs one call
 per package, not one per rule.
+
+Many documents go through :func:`evaluate_all`, which turns every failure into an :class:`EngineFailure`
+(a GATE-ERROR later) and lets an engine that judges documents in bulk (:class:`BatchEngine`: the decision
+cache, the process pool) do so.
 """
 
 from __future__ import annotations
@@ -10,17 +14,31 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from compliance.errors import EngineError, PolicyError
 from compliance.gate.bundle import PolicyBundle
 
-__all__ = ["UNDEFINED", "Engine", "RegorusEngine"]
+__all__ = [
+    "UNDEFINED",
+    "BatchEngine",
+    "Engine",
+    "EngineFailure",
+    "Outcome",
+    "RegorusEngine",
+    "evaluate_all",
+    "evaluate_one",
+]
 
 
 class _Undefined:
     def __repr__(self) -> str:
         return "UNDEFINED"
+
+    def __reduce__(self) -> str:
+        return "UNDEFINED"  # unpickles (from a worker process) as the module's one UNDEFINED
 
 
 UNDEFINED: Any = _Undefined()  # a package (or query) that produced no value
@@ -34,6 +52,61 @@ class Engine(Protocol):
     def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
         """Package -> its value (an object with ``deny``/``warn`` arrays), or UNDEFINED."""
         ...
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """No value for one document: the engine raised. The message becomes the document's GATE-ERROR."""
+
+    message: str
+
+
+Outcome: TypeAlias = dict[str, Any] | EngineFailure
+
+
+@runtime_checkable
+class BatchEngine(Engine, Protocol):
+    """An engine that judges many documents at once; one outcome per document, in order, never raising."""
+
+    def evaluate_all(self, documents: Sequence[Mapping[str, Any]], packages: Sequence[str]) -> list[Outcome]: ...
+
+
+def evaluate_one(engine: Engine, document: Mapping[str, Any], packages: Sequence[str]) -> Outcome:
+    """``engine.evaluate`` with any exception turned into an EngineFailure: whatever the engine does, the gate
+    fails closed."""
+    try:
+        return engine.evaluate(document, packages)
+    except EngineError as exc:
+        return EngineFailure(f"{engine.name} engine: {exc.message}")
+    except Exception as exc:  # noqa: BLE001
+        return EngineFailure(f"{engine.name} engine failed: {type(exc).__name__}: {exc}")
+
+
+def evaluate_all(engine: Engine, documents: Sequence[Mapping[str, Any]], packages: Sequence[str]) -> list[Outcome]:
+    """One outcome per document, in order: in bulk when the engine can, else one document at a time."""
+    if not isinstance(engine, BatchEngine):
+        return [evaluate_one(engine, document, packages) for document in documents]
+    try:
+        outcomes = engine.evaluate_all(documents, packages)
+    except Exception as exc:  # noqa: BLE001 - a batch engine should not raise; if it does, nothing passes
+        failure = EngineFailure(f"{engine.name} engine failed: {type(exc).__name__}: {exc}")
+        return [failure] * len(documents)
+    if len(outcomes) != len(documents):
+        failure = EngineFailure(f"{engine.name} engine returned {len(outcomes)} results for {len(documents)} inputs")
+        return [failure] * len(documents)
+    return outcomes
+
+
+@cache
+def regorus_version() -> str:
+    from importlib.metadata import version as dist_version  # 20 ms of imports: only when an engine is built
+
+    try:
+        return f"regorus {dist_version('gordon-to-regorus')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution: name it by the module
+        import regorus
+
+        return f"regorus {getattr(regorus, '__version__', '?')}"
 
 
 _LOCATION = re.compile(r"-->\s*(\S+?):(\d+):(\d+)")
@@ -66,6 +139,7 @@ class RegorusEngine:
     def __init__(self, bundle: PolicyBundle, *, with_tests: bool = False, coverage: bool = False) -> None:
         import regorus
 
+        self.version = regorus_version()  # part of the decision cache's key
         self._engine = regorus.Engine()
         if coverage:
             self._engine.set_enable_coverage(True)

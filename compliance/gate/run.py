@@ -2,6 +2,8 @@
 
 Anything but a clean result — an engine error, an undefined package, a value that is not a set of
 ``{id, msg}`` objects — becomes a ``GATE-ERROR`` deny: the gate never passes on what it could not read.
+The engine may be wrapped (``compliance.gate.cache``, ``compliance.gate.parallel``); waivers, their expiry and
+the sorting come after it, as they depend on ``today``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from compliance.errors import EngineError
 from compliance.gate.bundle import PolicyBundle
 from compliance.gate.decisions import GATE_ERROR, Decision, GateResult, Level, Subject, Waiver, sort_decisions
-from compliance.gate.engine import UNDEFINED, Engine
+from compliance.gate.engine import UNDEFINED, Engine, EngineFailure, evaluate_all
 from compliance.gate.inputs import GateInput
 
 __all__ = ["WAIVER_EXPIRED", "evaluate"]
@@ -111,15 +112,15 @@ def evaluate(
     packages = bundle.packages
     controls = {r.id: r.control_refs for r in bundle.rules}
     decisions: list[Decision] = []
-    for gate_input in inputs:
+    # In input order, whether cached, judged here or in worker processes: the result does not depend on which.
+    outcomes = evaluate_all(engine, [i.document for i in inputs], packages)
+    for gate_input, values in zip(inputs, outcomes, strict=True):
         subject = gate_input.subject
-        try:
-            values = engine.evaluate(gate_input.document, packages)
-        except EngineError as exc:
-            decisions.append(_gate_error(subject, f"{engine.name} engine: {exc.message}"))
+        if isinstance(values, EngineFailure):
+            decisions.append(_gate_error(subject, values.message))
             continue
-        except Exception as exc:  # noqa: BLE001 - whatever the engine does, the gate fails closed
-            decisions.append(_gate_error(subject, f"{engine.name} engine failed: {type(exc).__name__}: {exc}"))
+        if not isinstance(values, dict):
+            decisions.append(_gate_error(subject, f"{engine.name} engine returned {type(values).__name__}"))
             continue
         for package in packages:
             decisions.extend(_decisions_of(subject, package, values.get(package, UNDEFINED), controls))
