@@ -137,17 +137,20 @@ def region_args(config: RegionConfig, stack: StackConfig) -> RegionArgs:
 
 def _global(stack: StackConfig, regions: dict[str, Region], deployments: Sequence[Deployment]) -> None:
     """What spans regions: model artifacts replicated from the home region, one DNS name per model."""
+    stores = {name: region.store for name, region in regions.items() if region.store is not None}
+    replicate_from = stores.get(stack.awsRegion) if len(stores) > 1 else None
+    gateways = {name: region.ingress_hostname for name, region in regions.items() if region.ingress_hostname}
+    if replicate_from is None and not gateways:
+        return  # e.g. a single existing cluster: nothing global, and no AWS SDK module to load
     from pulumi_aws.provider import Provider
 
     from components.routing import GlobalRouting
     from components.storage import replicate
 
     home = pulumi.ResourceOptions(providers={"aws": Provider("global-aws", region=stack.awsRegion)})
-    stores = {name: region.store for name, region in regions.items() if region.store is not None}
-    if stack.awsRegion in stores and len(stores) > 1:
+    if replicate_from is not None:
         replicas = [store for name, store in stores.items() if name != stack.awsRegion]
-        replicate(f"{stack.environment}-models-replication", stores[stack.awsRegion], replicas, home)
-    gateways = {name: region.ingress_hostname for name, region in regions.items() if region.ingress_hostname}
+        replicate(f"{stack.environment}-models-replication", replicate_from, replicas, home)
     if gateways:
         GlobalRouting(
             f"{stack.environment}-routing",

@@ -291,3 +291,18 @@ def test_node_group_in_a_public_subnet_fails(prod_plan: Plan, judge: Callable[[P
     moved = dataclasses.replace(group, dependencies=(*group.dependencies, public.urn))
     plan = dataclasses.replace(prod_plan, resources=tuple(moved if r is group else r for r in prod_plan))
     assert judge(plan) == [("PLAT-016", group.name)]
+
+
+def test_model_deployments_wait_for_their_regions_platform(prod_plan: Plan) -> None:
+    resources = by_urn(prod_plan)
+    deployments = prod_plan.of_type("mlgate:serving:ModelDeployment")
+    for deployment in deployments:
+        waits_for = {(resources[u].type, resources[u].region, resources[u].name) for u in deployment.dependencies}
+        region = deployment.region
+        if region in provisioned(prod_plan):
+            assert (RELEASE, region, f"{region}-serving-kserve") in waits_for
+            assert (RELEASE, region, f"{region}-monitoring-kube-prometheus-stack") in waits_for
+            assert (PEER_AUTH, region, f"{region}-serving-mtls") in waits_for
+            assert {r for _, r, _ in waits_for} == {region}  # never on another region's platform
+        else:
+            assert waits_for == set(), deployment.name
