@@ -272,7 +272,12 @@ def rendered(result: GateResult) -> str:
     return "".join(outputs.get(name).render(result) for name in ("json", "sarif"))
 
 
-def test_parallel_output_is_the_serial_output_byte_for_byte(many: list[GateInput], tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["fork", "spawn"])
+def test_parallel_output_is_the_serial_output_byte_for_byte(
+    many: list[GateInput], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    # Workers are forked (documents shared by index) when no other thread runs, else spawned (pickled).
+    monkeypatch.setattr(parallel, "_can_fork", lambda: fork)
     # A copy: the workers load the policies again, and an edit in between would fail them (rightly).
     shutil.copytree(ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("pack"))
     bundle = PolicyBundle.load(tmp_path / "policies")

@@ -1,8 +1,10 @@
 """Judge big inputs in several processes: documents are independent, and regorus holds the GIL.
 
 :class:`ParallelEngine` is the embedded engine plus a process pool. Up to ``jobs`` processes share the
-documents, this one included. The others are started with ``spawn``, not ``fork``: ``fork`` is cheaper, but
-the caller may have threads (a plan capture's gRPC). Each worker loads the bundle again and builds its own
+documents, this one included. The others are forked when this process runs no other thread: they inherit the
+documents and receive only index ranges. Otherwise (a plan capture's gRPC threads may be alive, and forking
+a threaded process can deadlock) they are spawned and the documents are pickled to them, which costs most of
+the gain on big documents. Each worker loads the bundle again and builds its own
 engine (see :data:`PER_JOB` for the cost). A worker gets the bundle's directory and digest, not the
 pickled bundle: a spawn payload larger than a pipe's buffer hangs this process when the worker dies before
 reading it. A worker that finds another digest (the policies changed meanwhile) fails.
@@ -88,6 +90,21 @@ def _judge(documents: Sequence[Mapping[str, Any]], packages: Sequence[str]) -> l
     return [evaluate_one(_worker_engine, document, packages) for document in documents]
 
 
+# Set in the parent just before forking: forked workers read their documents from here by index.
+_forked_documents: Sequence[Mapping[str, Any]] = ()
+
+
+def _judge_range(a: int, b: int, packages: Sequence[str]) -> list[Outcome]:
+    return _judge(_forked_documents[a:b], packages)
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+    import threading
+
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
 class ParallelEngine:
     """The engine ``factory(bundle)`` builds (the embedded one by default), over ``jobs`` processes for big inputs.
 
@@ -120,33 +137,44 @@ class ParallelEngine:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
 
+        global _forked_documents
         outcomes: list[Outcome | None] = [None] * len(documents)
         chunks = deque(_chunks(len(documents), jobs))
         running: dict[Future[list[Outcome]], tuple[int, int]] = {}
         broken = False
-        with ProcessPoolExecutor(
-            jobs - 1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self._factory, self._bundle.root, self._bundle.digest()),
-        ) as pool:
-            while chunks or running:
-                while chunks and not broken and len(running) < _IN_FLIGHT * (jobs - 1):
-                    a, b = chunks[0]
-                    try:
-                        running[pool.submit(_judge, documents[a:b], packages)] = (a, b)
-                    except BrokenProcessPool:
-                        broken = True  # a worker died: what was not handed out is judged here
-                        break
-                    chunks.popleft()
-                for future in [f for f in running if f.done()]:
-                    a, b = running.pop(future)
-                    outcomes[a:b] = self._collect(future, b - a)
-                if chunks:  # this process's share: the next chunk
-                    a, b = chunks.popleft()
-                    outcomes[a:b] = [evaluate_one(self.engine, document, packages) for document in documents[a:b]]
-                elif running:
-                    wait(running, return_when=FIRST_COMPLETED)
+        fork = _can_fork()
+        _forked_documents = documents if fork else ()
+        try:
+            with ProcessPoolExecutor(
+                jobs - 1,
+                mp_context=multiprocessing.get_context("fork" if fork else "spawn"),
+                initializer=_start_worker,
+                initargs=(self._factory, self._bundle.root, self._bundle.digest()),
+            ) as pool:
+                while chunks or running:
+                    while chunks and not broken and len(running) < _IN_FLIGHT * (jobs - 1):
+                        a, b = chunks[0]
+                        try:
+                            work = (
+                                pool.submit(_judge_range, a, b, packages)
+                                if fork
+                                else pool.submit(_judge, documents[a:b], packages)
+                            )
+                            running[work] = (a, b)
+                        except BrokenProcessPool:
+                            broken = True  # a worker died: what was not handed out is judged here
+                            break
+                        chunks.popleft()
+                    for future in [f for f in running if f.done()]:
+                        a, b = running.pop(future)
+                        outcomes[a:b] = self._collect(future, b - a)
+                    if chunks:  # this process's share: the next chunk
+                        a, b = chunks.popleft()
+                        outcomes[a:b] = [evaluate_one(self.engine, document, packages) for document in documents[a:b]]
+                    elif running:
+                        wait(running, return_when=FIRST_COMPLETED)
+        finally:
+            _forked_documents = ()  # the parent does not keep the documents alive
         return [o if o is not None else EngineFailure(f"{self.name} engine: no result") for o in outcomes]
 
     def _collect(self, future: Future[list[Outcome]], count: int) -> list[Outcome]:
