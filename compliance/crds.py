@@ -53,6 +53,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+from compliance._internal.cache import cache_root
 from compliance.errors import CrdError
 
 try:
@@ -299,14 +300,7 @@ def _count_nodes(node: Any, seen: dict[int, int], active: set[int], limit: int) 
 
 
 def _cache_dir() -> Path | None:
-    if os.environ.get("MLGATE_NO_CACHE", "").strip().lower() in {"1", "true", "yes"}:
-        return None
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    except RuntimeError:  # no home directory
-        return None
-    return root / "mlgate" / "crds"
+    return cache_root("crds")
 
 
 def _cache_read(entry: Path) -> list[tuple[str, str, dict[str, Any]]] | None:

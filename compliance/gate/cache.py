@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compliance._internal.cache import cache_root
 from compliance.gate.bundle import PolicyBundle
 from compliance.gate.engine import Engine, EngineFailure, Outcome, evaluate_all
 
@@ -67,14 +67,8 @@ _TOUCH_AFTER = 24 * 3600  # seconds: a hit refreshes its entry's `used` at most 
 
 def cache_file() -> Path | None:
     """The store's path, or None when ``MLGATE_NO_CACHE`` is set or there is no home directory."""
-    if os.environ.get("MLGATE_NO_CACHE", "").strip().lower() in {"1", "true", "yes"}:
-        return None
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    except RuntimeError:  # no home directory
-        return None
-    return root / "mlgate" / "decisions" / "decisions.sqlite3"
+    root = cache_root("decisions")
+    return root / "decisions.sqlite3" if root else None
 
 
 def is_clean(values: Any, packages: Sequence[str]) -> bool:

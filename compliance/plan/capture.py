@@ -30,7 +30,7 @@ PROJECT = "mlgate"
 PARALLEL_THRESHOLD = 60
 # At most this many (model, region) placements per worker process: the SDK keeps every resource of a run in
 # memory (~0.25 MiB per placement), so big catalogs take more shards than workers, each in a fresh process.
-SHARD_PLACEMENTS = 800
+SHARD_PLACEMENTS = 600
 
 
 def mock_config(stack_file: Path) -> dict[str, str]:
