@@ -100,7 +100,10 @@ def test_digest_changes_with_any_policy_byte_and_with_data(tmp_path: Path) -> No
         (("#   severity: high", "#   severity: urgent"), ":3: METADATA.custom.severity: must be one of critical"),
         (("# title: Parity within threshold\n", ""), ":3: METADATA.title: must be a non-empty string"),
         (("#   controls:", "#   controls: [a, b]\n#   x:"), ":3: METADATA.custom.controls: must map a framework"),
-        (("# description: The", "# description: [The"), ":6: METADATA is not valid YAML: did not find expected ',' or ']'"),
+        (
+            ("# description: The", "# description: [The"),
+            ":6: METADATA is not valid YAML: did not find expected ',' or ']'",
+        ),
     ],
 )
 def test_bad_metadata_names_file_line_and_field(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
