@@ -213,6 +213,38 @@ def cmd_policy_doc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evidence_fairness(args: argparse.Namespace) -> int:
+    from compliance.evidence.fairness import FairnessRequest, build_fairness_evidence, write_fairness_evidence
+
+    if args.threshold is not None and args.score is None:
+        raise UsageError("--threshold applies to --score only", field="--threshold")
+    started = time.perf_counter()
+    request = FairnessRequest(
+        model=args.model,
+        version=args.version,
+        predictions=Path(args.predictions),
+        label=args.label,
+        sensitive=[name.strip() for name in args.sensitive.split(",")],
+        favorable=args.favorable,
+        prediction=args.prediction,
+        score=args.score,
+        threshold=0.5 if args.threshold is None else args.threshold,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        dataset_uri=args.dataset_uri,
+        generated_at=args.generated_at,
+    )
+    document = build_fairness_evidence(request)
+    write_fairness_evidence(document, args.out)
+    worst = max(document["features"].items(), key=lambda item: item[1]["demographicParityDifference"])
+    _err(
+        f"mlgate: fairness evidence {args.model}@{args.version}: {document['dataset']['rows']} rows, "
+        f"{len(document['features'])} features (largest parity difference {worst[1]['demographicParityDifference']:.3f}"
+        f" on {worst[0]}) → {args.out} ({time.perf_counter() - started:.1f} s)"
+    )
+    return EXIT_OK
+
+
 EPILOG = """\
 examples:
   mlgate plan --env prod                      capture the prod stack's resources into plan.prod.json
@@ -222,6 +254,8 @@ examples:
   mlgate check --env prod                     gate the prod stack: rich table, exit 1 on an unwaived deny
   mlgate check --env prod --format sarif --output mlgate.sarif   for GitHub code scanning
   mlgate policy test                          run the Rego unit tests (like `opa test`)
+  mlgate evidence fairness --model m --version v7 --predictions p.csv --label income --score s --sensitive sex \\
+      --favorable '>50K' --out fairness.json   fairness evidence from offline predictions
 
 exit codes: 0 ok, 1 findings (e.g. invalid resources), 2 usage, input or engine error.
 """
@@ -335,6 +369,34 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
     doc.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)
     doc.set_defaults(handler=cmd_policy_doc)
+
+    evidence = commands.add_parser("evidence", help="write evidence files for the gate: fairness")
+    evidence_commands = evidence.add_subparsers(dest="evidence_command", metavar="COMMAND", required=True)
+    fairness = evidence_commands.add_parser(
+        "fairness",
+        help="fairness evidence from a file of offline predictions (CSV or Parquet)",
+        description="Compute per-group metrics (n, selection rate, TPR, FPR, accuracy) and the demographic parity "
+        "difference/ratio and equalized odds difference per sensitive feature with fairlearn, with bootstrap 95% "
+        "percentile intervals, and write FairnessEvidence JSON (DESIGN.md) atomically.",
+    )
+    fairness.add_argument("--model", required=True, metavar="NAME", help="model name")
+    fairness.add_argument("--version", required=True, metavar="V", help="model version")
+    fairness.add_argument("--predictions", required=True, metavar="FILE", help="CSV, or Parquet (needs pyarrow)")
+    fairness.add_argument("--label", required=True, metavar="COL", help="column of true labels")
+    predicted = fairness.add_mutually_exclusive_group(required=True)
+    predicted.add_argument("--prediction", metavar="COL", help="column of predicted labels")
+    predicted.add_argument("--score", metavar="COL", help="column of scores: predicted favorable when >= threshold")
+    fairness.add_argument("--threshold", type=float, metavar="T", help="score threshold (default: 0.5)")
+    fairness.add_argument("--sensitive", required=True, metavar="COL[,COL]", help="sensitive feature columns")
+    fairness.add_argument(
+        "--favorable", required=True, metavar="VALUE", help="the favorable label/prediction value (compared as text)"
+    )
+    fairness.add_argument("--bootstrap", type=int, default=200, metavar="N", help="resamples (default 200; 0: none)")
+    fairness.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
+    fairness.add_argument("--dataset-uri", metavar="URI", help="dataset.uri to record (default: the file path)")
+    fairness.add_argument("--generated-at", metavar="TIME", help="pin generatedAt (RFC 3339), for reproducible files")
+    fairness.add_argument("--out", required=True, metavar="FILE", help="where to write the evidence JSON")
+    fairness.set_defaults(handler=cmd_evidence_fairness)
     return parser
 
 
