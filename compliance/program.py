@@ -21,12 +21,10 @@ from compliance._internal.project import find_project_root
 from compliance.spec.load import Deployment, load_catalog, parse_stack_config
 from compliance.spec.stack import RegionConfig, SecretRef, StackConfig
 from components import ModelDeployment, Region
-from components.manifests import ModelDeploymentArgs, VersionArgs
+from components.manifests import GATEWAY, ModelDeploymentArgs, VersionArgs
 from components.region import ProvisionArgs, RegionArgs
 
 __all__ = ["build", "deployment_args", "region_args", "stack_config_from_pulumi"]
-
-GATEWAY = "istio-system/mlgate-gateway"
 
 
 def _config_map() -> dict[str, Any]:

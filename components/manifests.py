@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # annotations only: rendering stays free of Pulumi at run tim
 __all__ = [
     "DEPLOYMENT_MODE",
     "ERROR_RATE_THRESHOLD",
+    "GATEWAY",
+    "GATEWAY_NAME",
+    "GATEWAY_NAMESPACE",
     "GPU_NODE_LABEL",
     "GPU_RESOURCE",
     "GPU_SATURATION_PERCENT",
@@ -48,6 +51,10 @@ GPU_NODE_LABEL = "mlgate.io/node-class"  # set to "gpu" on the GPU node pools of
 PREDICTOR_PORT = 80  # KServe's predictor Service port in Standard mode
 # The predictors' service account; the model store's reader role trusts it in every `<model>-<environment>` namespace.
 MODEL_READER_SERVICE_ACCOUNT = "mlgate-model-reader"
+# The Istio Gateway every model VirtualService binds to and KServe is configured with (ServingPlatform creates it).
+GATEWAY_NAMESPACE = "istio-system"
+GATEWAY_NAME = "mlgate-gateway"
+GATEWAY = f"{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"
 # The ingress gateway's workload identity (the istio "gateway" chart names its service account after the release).
 INGRESS_NAMESPACE = "istio-ingress"
 INGRESS_SERVICE_ACCOUNT = "istio-ingress"

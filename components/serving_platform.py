@@ -15,7 +15,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.irsa import helm_release
-from components.manifests import DEPLOYMENT_MODE, INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT
+from components.manifests import (
+    DEPLOYMENT_MODE,
+    GATEWAY,
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    INGRESS_NAMESPACE,
+    INGRESS_SERVICE_ACCOUNT,
+)
 
 __all__ = [
     "GATEWAY",
@@ -31,9 +38,6 @@ __all__ = [
     "platform_labels",
 ]
 
-GATEWAY_NAMESPACE = "istio-system"
-GATEWAY_NAME = "mlgate-gateway"
-GATEWAY = f"{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"  # what model VirtualServices and KServe reference
 # Istio reads a Gateway's credentialName from the gateway workload's namespace (istio-ingress).
 GATEWAY_TLS_SECRET = "mlgate-gateway-tls"
 # The gateway chart labels its pods app=<name> and istio=<name without "istio-">.
