@@ -25,7 +25,7 @@ import pulumi_aws.iam as iam
 import pulumi_aws.kms as kms
 import pulumi_kubernetes as k8s
 
-from components.irsa import helm_release, irsa_role
+from components.irsa import helm_release, irsa_role, policy_document, service_trust
 from components.versions import ADDONS, KUBERNETES_VERSION
 
 __all__ = [
@@ -112,11 +112,6 @@ def _validate(args: GpuClusterArgs) -> None:
             raise ValueError(f"{where}: need 0 <= min_size <= max_size and max_size >= 1")
 
 
-def _assume_role(service: str, *actions: str) -> str:
-    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions or ("sts:AssumeRole",))}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
 def _issuer(identities: Sequence[eks.outputs.ClusterIdentity]) -> str:
     for identity in identities:
         for oidc in identity.oidcs or []:
@@ -184,7 +179,7 @@ def _autoscaler_policy(args: list[Any]) -> str:
         "Resource": "*",
         "Condition": {"StringEquals": {f"aws:ResourceTag/{_CA_TAG}/{cluster}": "owned"}},
     }
-    return json.dumps({"Version": "2012-10-17", "Statement": [describe, nodegroups, scale]})
+    return policy_document(describe, nodegroups, scale)
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -227,7 +222,7 @@ class GpuCluster(pulumi.ComponentResource):
 
         cluster_role = iam.Role(
             f"{name}-cluster",
-            assume_role_policy=_assume_role("eks.amazonaws.com", "sts:AssumeRole", "sts:TagSession"),
+            assume_role_policy=service_trust("eks.amazonaws.com", "sts:AssumeRole", "sts:TagSession"),
             tags=tags,
             opts=child,
         )
@@ -241,16 +236,11 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-cluster-kms",
             role=cluster_role.id,
             policy=key.arn.apply(
-                lambda arn: json.dumps(
+                lambda arn: policy_document(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
-                                "Resource": arn,
-                            }
-                        ],
+                        "Effect": "Allow",
+                        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                        "Resource": arn,
                     }
                 )
             ),
@@ -295,7 +285,7 @@ class GpuCluster(pulumi.ComponentResource):
         self.oidc_issuer = issuer_url.apply(lambda url: url.removeprefix("https://"))
 
         node_role = iam.Role(
-            f"{name}-node", assume_role_policy=_assume_role("ec2.amazonaws.com"), tags=tags, opts=child
+            f"{name}-node", assume_role_policy=service_trust("ec2.amazonaws.com"), tags=tags, opts=child
         )
         node_policies = [
             iam.RolePolicyAttachment(

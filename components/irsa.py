@@ -1,7 +1,7 @@
-"""IAM roles for Kubernetes service accounts (IRSA) and Helm releases from the pinned chart list.
+"""IAM policy documents, roles for Kubernetes service accounts (IRSA), Helm releases from the pinned chart list.
 
-Shared by the cluster (EBS CSI driver, cluster autoscaler), the model store (KServe's storage
-initializer) and the mesh/serving/monitoring components.
+Shared by the network (flow logs), the cluster (EBS CSI driver, cluster autoscaler), the model store (KServe's
+storage initializer, replication) and the mesh/serving/monitoring components.
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ import pulumi_kubernetes as k8s
 
 from components.versions import CHARTS
 
-__all__ = ["helm_release", "irsa_role"]
+__all__ = ["helm_release", "irsa_role", "policy_document", "service_trust"]
+
+
+def policy_document(*statements: dict[str, Any]) -> str:
+    """An IAM policy document as JSON, keys sorted so that plans of the same program are byte-identical."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+def service_trust(service: str, *actions: str) -> str:
+    """A trust policy letting the AWS service ``service`` assume the role (``sts:AssumeRole`` unless given)."""
+    action: str | list[str] = list(actions) if len(actions) > 1 else (actions or ("sts:AssumeRole",))[0]
+    return policy_document({"Effect": "Allow", "Principal": {"Service": service}, "Action": action})
 
 
 def irsa_role(
@@ -42,7 +53,7 @@ def irsa_role(
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": conditions,
         }
-        return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+        return policy_document(statement)
 
     role = iam.Role(
         name,

@@ -8,7 +8,6 @@ the AWS network (and off the NAT bill). All traffic is recorded in VPC flow logs
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import TypedDict
 
@@ -16,6 +15,8 @@ import pulumi
 import pulumi_aws.cloudwatch as cloudwatch
 import pulumi_aws.ec2 as ec2
 import pulumi_aws.iam as iam
+
+from components.irsa import policy_document, service_trust
 
 __all__ = ["FLOW_LOG_RETENTION_DAYS", "NETWORK_TYPE", "Network", "NetworkArgs", "subnet_cidrs"]
 
@@ -233,17 +234,8 @@ class Network(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = iam.Role(f"{name}-flow-logs", assume_role_policy=json.dumps(trust), tags=tags, opts=child)
+        trust = service_trust("vpc-flow-logs.amazonaws.com")
+        role = iam.Role(f"{name}-flow-logs", assume_role_policy=trust, tags=tags, opts=child)
 
         def write_policy(arn: str) -> str:
             statement = {
@@ -256,7 +248,7 @@ class Network(pulumi.ComponentResource):
                 ],
                 "Resource": [arn, f"{arn}:*"],
             }
-            return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+            return policy_document(statement)
 
         iam.RolePolicy(f"{name}-flow-logs", role=role.id, policy=group.arn.apply(write_policy), opts=child)
         ec2.FlowLog(

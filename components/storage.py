@@ -8,7 +8,6 @@ by the predictors' service account of the environment (IRSA), never writable fro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -17,12 +16,10 @@ import pulumi_aws.iam as iam
 import pulumi_aws.kms as kms
 import pulumi_aws.s3 as s3
 
-from components.irsa import irsa_role
+from components.irsa import irsa_role, policy_document, service_trust
 from components.manifests import MODEL_READER_SERVICE_ACCOUNT
 
 __all__ = ["MODEL_READER_SERVICE_ACCOUNT", "ModelStore", "ModelStoreArgs", "reader_subject", "replicate"]
-
-_VERSION = "2012-10-17"
 
 
 class ModelStoreArgs(TypedDict):
@@ -40,12 +37,8 @@ def reader_subject(environment: str) -> str:
     return f"system:serviceaccount:*-{environment}:{MODEL_READER_SERVICE_ACCOUNT}"
 
 
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": _VERSION, "Statement": list(statements)}, sort_keys=True)
-
-
 def _tls_only_policy(bucket_arn: str) -> str:
-    return _policy(
+    return policy_document(
         {
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
@@ -59,7 +52,7 @@ def _tls_only_policy(bucket_arn: str) -> str:
 
 def _reader_policy(args: list[str]) -> str:
     bucket_arn, key_arn = args
-    return _policy(
+    return policy_document(
         {
             "Sid": "ReadModels",
             "Effect": "Allow",
@@ -164,7 +157,7 @@ class ModelStore(pulumi.ComponentResource):
 def _replication_policy(args: list[Any]) -> str:
     home_bucket, home_key, *rest = args
     replica_buckets, replica_keys = rest[: len(rest) // 2], rest[len(rest) // 2 :]
-    return _policy(
+    return policy_document(
         {
             "Sid": "ReadConfiguration",
             "Effect": "Allow",
@@ -197,9 +190,7 @@ def replicate(
         raise ValueError("replicate() needs at least one replica store")
     role = iam.Role(
         f"{name}-role",
-        assume_role_policy=_policy(
-            {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ),
+        assume_role_policy=service_trust("s3.amazonaws.com"),
         opts=opts,
     )
     policy = iam.RolePolicy(
