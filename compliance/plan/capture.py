@@ -106,8 +106,10 @@ def mock_state(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
                 "certificateAuthority": {"data": "bW9jay1jYQ=="},
                 "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.mock.invalid/id/{cluster}"}]}],
             }
-        elif type_ in ("aws:iam/role:Role", "aws:s3/bucket:Bucket"):
-            state |= {"name": inputs.get("name", name), "bucket": inputs.get("bucket", name)}
+        elif type_ == "aws:iam/role:Role":
+            state["name"] = inputs.get("name", name)
+        elif type_ == "aws:s3/bucket:Bucket":
+            state["bucket"] = inputs.get("bucket", name)
         return state
     if type_ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
         return {"status": {"loadBalancer": {"ingress": [{"hostname": f"{name}.elb.mock.invalid"}]}}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,17 +191,4 @@ def assign_regions(resources: Iterable[PlannedResource]) -> list[PlannedResource
         cache[urn] = found
         return found
 
-    return [
-        PlannedResource(
-            urn=r.urn,
-            type=r.type,
-            name=r.name,
-            custom=r.custom,
-            parent=r.parent,
-            provider=r.provider,
-            region=region_of(r.urn),
-            inputs=r.inputs,
-            dependencies=r.dependencies,
-        )
-        for r in items
-    ]
+    return [replace(r, region=region_of(r.urn)) for r in items]
