@@ -96,37 +96,26 @@ class Network(pulumi.ComponentResource):
         )
         igw = ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=named("igw"), opts=child)
 
+        def new_subnet(tier: str, zone: str, cidr: str, load_balancer_role: str) -> ec2.Subnet:
+            # EKS places internet-facing load balancers in "elb" subnets, internal ones in "internal-elb" subnets.
+            return ec2.Subnet(
+                f"{name}-{tier}-{zone}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=cidr,
+                map_public_ip_on_launch=tier == "public",
+                tags=named(
+                    f"{tier}-{zone}",
+                    {**cluster_tag, f"kubernetes.io/role/{load_balancer_role}": "1", "mlgate.io/tier": tier},
+                ),
+                opts=child,
+            )
+
         self.public_subnets = []
         self.private_subnets = []
         for zone, public_cidr, private_cidr in zip(zones, public_cidrs, private_cidrs, strict=True):
-            self.public_subnets.append(
-                ec2.Subnet(
-                    f"{name}-public-{zone}",
-                    vpc_id=vpc.id,
-                    availability_zone=zone,
-                    cidr_block=public_cidr,
-                    map_public_ip_on_launch=True,
-                    tags=named(
-                        f"public-{zone}",
-                        {**cluster_tag, "kubernetes.io/role/elb": "1", "mlgate.io/tier": "public"},
-                    ),
-                    opts=child,
-                )
-            )
-            self.private_subnets.append(
-                ec2.Subnet(
-                    f"{name}-private-{zone}",
-                    vpc_id=vpc.id,
-                    availability_zone=zone,
-                    cidr_block=private_cidr,
-                    map_public_ip_on_launch=False,
-                    tags=named(
-                        f"private-{zone}",
-                        {**cluster_tag, "kubernetes.io/role/internal-elb": "1", "mlgate.io/tier": "private"},
-                    ),
-                    opts=child,
-                )
-            )
+            self.public_subnets.append(new_subnet("public", zone, public_cidr, "elb"))
+            self.private_subnets.append(new_subnet("private", zone, private_cidr, "internal-elb"))
 
         public_rt = ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, tags=named("public-rt"), opts=child)
         ec2.Route(
