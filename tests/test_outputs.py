@@ -28,6 +28,7 @@ from jsonschema import Draft4Validator
 
 from compliance import outputs
 from compliance.errors import UsageError
+from compliance.evidence.pins import EvidencePin
 from compliance.gate.decisions import GATE_ERROR, Decision, GateResult, RuleInfo, Subject, Waiver
 from compliance.outputs.github import GithubFormatter, escape_data, escape_property
 from compliance.outputs.sarif import SarifFormatter, fingerprint
@@ -160,12 +161,17 @@ def make_result(*, gate_error: bool = True) -> GateResult:
             region="eu-west-1",
         )
     )
+    evidence = (
+        EvidencePin("credit-scoring@prod", "v7", "fairness", "evidence/credit-scoring/v7/fairness.json", "ab" * 32),
+        EvidencePin("credit-scoring@prod", "v7", "lineage", "evidence/credit-scoring/v7/lineage.json", None),
+    )
     return GateResult(
         environment="prod",
         subjects=tuple(subjects),
         decisions=tuple(decisions),
         rules=RULES,
         packages=PACKAGES,
+        evidence=evidence,
     )
 
 

@@ -1,4 +1,4 @@
-"""Evidence: the fairness and lineage files a deployment is judged on, read and pinned by sha256."""
+"""Evidence: the fairness, lineage and data files a deployment is judged on, read and pinned by sha256."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from compliance.errors import EvidenceError
 
 __all__ = ["EvidenceFile", "read_evidence"]
 
 MAX_EVIDENCE_BYTES = 16 * 1024 * 1024
-EvidenceKind = Literal["fairness", "lineage"]
+EvidenceKind = Literal["fairness", "lineage", "data"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class EvidenceFile:
 
 def read_evidence(path: Path, kind: EvidenceKind, shown: str) -> EvidenceFile:
     """Read, hash and validate one evidence file. Missing → present False; malformed → EvidenceError."""
-    from compliance.evidence.formats import FairnessEvidence, LineageEvidence
+    from compliance.evidence.formats import DataEvidence, FairnessEvidence, LineageEvidence
 
     try:
         if path.stat().st_size > MAX_EVIDENCE_BYTES:
@@ -49,7 +49,12 @@ def read_evidence(path: Path, kind: EvidenceKind, shown: str) -> EvidenceFile:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         raise EvidenceError(f"invalid JSON: {getattr(exc, 'msg', exc)}", file=shown, line=line) from None
-    model = FairnessEvidence if kind == "fairness" else LineageEvidence
+    models: dict[str, type[BaseModel]] = {
+        "fairness": FairnessEvidence,
+        "lineage": LineageEvidence,
+        "data": DataEvidence,
+    }
+    model = models[kind]
     try:
         model.model_validate(document)
     except ValidationError as exc:

@@ -1,4 +1,7 @@
-"""Fairness evidence from offline predictions: group metrics, disparities and bootstrap intervals.
+"""Fairness evidence from predictions: group metrics, disparities and bootstrap intervals.
+
+The predictions come from a file (offline) or from a live model server (``endpoint``, see
+:mod:`compliance.evidence.endpoint`); both end in :func:`fairness_evidence_from_arrays`.
 
 The point estimates come from fairlearn (``MetricFrame`` for the per-group metrics;
 ``demographic_parity_difference``, ``demographic_parity_ratio`` and ``equalized_odds_difference`` for the
@@ -31,17 +34,21 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from compliance.errors import EvidenceError, UsageError
 
+if TYPE_CHECKING:
+    from compliance.evidence.endpoint import Endpoint
+
 __all__ = [
     "FairnessRequest",
     "build_fairness_evidence",
     "disparities_from_counts",
+    "fairness_evidence_from_arrays",
     "write_fairness_evidence",
 ]
 
@@ -51,7 +58,12 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 
 @dataclass(frozen=True)
 class FairnessRequest:
-    """What ``mlgate evidence fairness`` was asked for; exactly one of ``prediction`` and ``score``."""
+    """What ``mlgate evidence fairness`` was asked for; exactly one of ``prediction`` and ``score``.
+
+    Without ``endpoint``, ``predictions`` is the file of offline predictions and ``prediction``/``score`` name
+    its column. With ``endpoint``, ``predictions`` is the dataset (features, label, sensitive columns) whose
+    feature columns are sent to the model server, and ``prediction``/``score`` name its output tensor.
+    """
 
     model: str
     version: str
@@ -66,6 +78,7 @@ class FairnessRequest:
     seed: int = 0
     dataset_uri: str | None = None
     generated_at: str | None = None
+    endpoint: Endpoint | None = None
 
 
 def _tool() -> str:
@@ -159,6 +172,7 @@ def _feature(
     y: NDArray[np.int8],
     p: NDArray[np.int8],
     rng: np.random.Generator,
+    source: Path,
 ) -> dict[str, Any]:
     import pandas as pd
     from fairlearn.metrics import (
@@ -177,7 +191,7 @@ def _feature(
     if len(names) < 2:
         raise EvidenceError(
             f"sensitive feature has a single group ({names[0]!r}): no disparity to measure",
-            file=request.predictions,
+            file=source,
             field=column,
         )
     counts = _cell_counts(codes, len(names), y, p)
@@ -221,7 +235,7 @@ def _feature(
         if not np.isfinite(value):
             raise EvidenceError(
                 f"{name} is undefined (no prediction equals the favorable value {request.favorable!r}?)",
-                file=request.predictions,
+                file=source,
                 field=column,
             )
     return {
@@ -234,28 +248,60 @@ def _feature(
 def build_fairness_evidence(request: FairnessRequest) -> dict[str, Any]:
     """The FairnessEvidence document (DESIGN.md "Evidence") for ``request``; validated before it is returned.
 
+    Offline (``request.endpoint`` None): ``request.predictions`` holds the label, sensitive and prediction
+    (or score) columns. With an endpoint it is the dataset: its feature columns are sent to the model server
+    and ``request.prediction``/``request.score`` name the output tensor read back. Both paths end in
+    :func:`fairness_evidence_from_arrays`, so the same predictions give the same evidence.
+
     Raises UsageError for bad flags or a missing file, EvidenceError for unusable data (missing column,
-    no rows, NaN, a single group, no favorable label, a non-numeric score).
+    no rows, NaN, a single group, no favorable label, a non-numeric score) or a failing endpoint.
+    """
+    from compliance.evidence.tables import read_table
+
+    _check_request(request)
+    path = request.predictions
+    output = request.score if request.score is not None else request.prediction
+    assert output is not None  # _check_request: exactly one of them
+    columns = {request.label: "--label"}
+    if request.endpoint is None:
+        columns[output] = "--score" if request.score is not None else "--prediction"
+    for name in request.sensitive:
+        columns.setdefault(name, "--sensitive")
+    text = [name for name in columns if name != request.score]
+    if request.endpoint is not None:
+        for name in request.endpoint.features:
+            columns.setdefault(name, "--features")
+    table = read_table(path, columns, text=text)
+    if request.endpoint is None:
+        predicted: Any = table[output]
+    else:
+        from compliance.evidence.endpoint import predict
+
+        predicted = predict(request.endpoint, table, output)
+    return fairness_evidence_from_arrays(request, table, predicted, source=path)
+
+
+def fairness_evidence_from_arrays(
+    request: FairnessRequest, table: Any, predicted: Any, *, source: Path
+) -> dict[str, Any]:
+    """The FairnessEvidence document from in-memory data: the metric computation both paths share.
+
+    ``table`` is a DataFrame with the label and sensitive columns, ``predicted`` one value per row of it (in
+    the same order): predicted labels, compared to ``request.favorable``, or with ``request.score`` scores,
+    predicted favorable at ``>= request.threshold``. ``source`` is the file the rows came from: its digest and
+    the table's row count are recorded as the dataset, and errors name it.
     """
     import pandas as pd
     from pydantic import ValidationError
     from sklearn.metrics import roc_auc_score
 
     from compliance.evidence.formats import FairnessEvidence
-    from compliance.evidence.tables import file_digest, read_table
+    from compliance.evidence.tables import file_digest
 
     _check_request(request)
-    path = request.predictions
-    columns = {request.label: "--label"}
-    if request.prediction is not None:
-        columns[request.prediction] = "--prediction"
-    if request.score is not None:
-        columns[request.score] = "--score"
-    for name in request.sensitive:
-        columns.setdefault(name, "--sensitive")
-    text = [name for name in columns if name != request.score]
-    table = read_table(path, columns, text=text)
-
+    path = source
+    if len(predicted) != len(table):
+        raise EvidenceError(f"{len(predicted)} predictions for {len(table)} rows", file=path)
     y = _favorable(table[request.label], request.favorable)
     if not y.any():
         raise EvidenceError(
@@ -264,7 +310,7 @@ def build_fairness_evidence(request: FairnessRequest) -> dict[str, Any]:
     performance: dict[str, float] = {}
     if request.score is not None:
         try:
-            scores = pd.to_numeric(table[request.score], errors="raise").to_numpy(dtype=np.float64)
+            scores = pd.to_numeric(pd.Series(predicted), errors="raise").to_numpy(dtype=np.float64)
         except (ValueError, TypeError):
             raise EvidenceError("score column is not numeric", file=path, field=request.score) from None
         if not np.isfinite(scores).all():
@@ -274,13 +320,13 @@ def build_fairness_evidence(request: FairnessRequest) -> dict[str, Any]:
             raise EvidenceError("every label is favorable: AUC is undefined", file=path, field=request.label)
         auc = float(roc_auc_score(y, scores))
     else:
-        p = _favorable(table[request.prediction], request.favorable)
+        p = _favorable(predicted, request.favorable)
     performance["accuracy"] = float(np.mean(y == p))
     if request.score is not None:
         performance["auc"] = auc
 
     rng = np.random.default_rng(request.seed)
-    features = {name: _feature(request, name, table[name], y, p, rng) for name in request.sensitive}
+    features = {name: _feature(request, name, table[name], y, p, rng, path) for name in request.sensitive}
     generated = request.generated_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     document: dict[str, Any] = {
         "apiVersion": "mlgate.io/v1",

@@ -1,4 +1,4 @@
-"""The evidence formats of DESIGN.md (fairness, lineage) as strict models.
+"""The evidence formats of DESIGN.md (fairness, lineage, data) as strict models.
 
 Evidence is read by Rego, where a value of the wrong type makes a builtin raise: so every file is
 checked here first, and a malformed one stops the gate with an error naming file and field.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from compliance.spec.model import DataCategory
 from compliance.spec.types import Digest
 
-__all__ = ["FairnessEvidence", "LineageEvidence"]
+__all__ = ["DataEvidence", "FairnessEvidence", "LineageEvidence"]
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 Timestamp = Annotated[str, StringConstraints(pattern=RFC3339)]
@@ -102,3 +103,54 @@ class LineageEvidence(_Strict):
     datasets: list[LineageDataset] = []
     parent: Parent | None = None
     approvals: list[Approval] = []
+
+
+FoundCategory = Literal["personal", "special", "financial", "health", "biometric", "children"]
+
+
+class DataColumn(_Strict):
+    """A column that likely holds personal data. Never its values: name, detector, category, share."""
+
+    name: str
+    category: FoundCategory
+    detector: str = Field(min_length=1)
+    share: Unit  # of the non-empty sampled values, the share the detector matched
+    values: int | None = Field(default=None, ge=0)  # non-empty sampled values
+    hint: str | None = None  # the column-name hint that enabled or supports the detector
+
+
+class DataDataset(_Strict):
+    uri: str
+    digest: Digest
+    rows: int = Field(ge=0)
+    sampled: int = Field(ge=0)
+    columns: list[DataColumn] = []
+
+
+class Sampling(_Strict):
+    method: str
+    size: int = Field(ge=1)
+    seed: int | None = None
+
+
+class DataEvidence(_Strict):
+    apiVersion: Literal["mlgate.io/v1"]
+    kind: Literal["DataEvidence"]
+    model: str
+    version: str
+    generatedAt: Timestamp
+    tool: str
+    sampling: Sampling | None = None
+    datasets: list[DataDataset] = Field(min_length=1)
+    categories: list[DataCategory] = Field(min_length=1)  # the union of the columns' categories, or [none]
+
+    @model_validator(mode="after")
+    def _categories_cover_the_columns(self) -> DataEvidence:
+        found = {column.category for dataset in self.datasets for column in dataset.columns}
+        declared = set(self.categories)
+        if "none" in declared and (len(declared) > 1 or found):
+            raise ValueError("'none' means no column was flagged: it cannot stand beside a category or a column")
+        missing = sorted(found - declared)
+        if missing:
+            raise ValueError(f"categories must list every flagged column's category; missing {', '.join(missing)}")
+        return self

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,10 @@ from compliance.errors import EvidenceError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["file_digest", "read_table"]
+__all__ = ["SampledTable", "file_digest", "read_table", "sample_table"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+CHUNK_ROWS = 100_000
 
 
 def file_digest(path: Path) -> str:
@@ -75,3 +77,92 @@ def _check_columns(path: Path, columns: dict[str, str], present: set[str]) -> No
     for name, flag in columns.items():
         if name not in present:
             raise EvidenceError(f"no such column (given by {flag})", file=path, field=name)
+
+
+@dataclass(frozen=True)
+class SampledTable:
+    """A sample of every column of a table, as text (empty string for a missing value)."""
+
+    rows: int  # rows in the file
+    columns: tuple[str, ...]  # every column, in file order
+    sample: pd.DataFrame  # the sampled rows in file order, every column as str, columns numbered 0..n-1
+
+
+def sample_table(path: Path, size: int, seed: int) -> SampledTable:
+    """A seeded uniform sample of ``size`` rows (all rows when the file has fewer) of a CSV or Parquet file.
+
+    Every row gets a random key from ``numpy.random.default_rng(seed)`` in file order; the sample is the
+    ``size`` rows with the smallest keys (a bottom-k sample: uniform, without replacement), returned in file
+    order. The whole file is read once, in chunks of 100,000 rows, so memory stays bounded by the sample
+    and one chunk. Same file, size and seed: the same sample. Raises UsageError for a missing file or a
+    Parquet file without pyarrow, EvidenceError for an unreadable or empty file.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not path.is_file():
+        raise UsageError("file not found", file=path)
+    if size < 1:
+        raise UsageError("the sample size must be 1 or more", field="--sample")
+    rng = np.random.default_rng(seed)
+    kept: pd.DataFrame | None = None
+    keys = np.empty(0)
+    rows = 0
+    columns: tuple[str, ...] = ()
+    try:
+        for chunk in _text_chunks(path):
+            columns = tuple(str(c) for c in chunk.columns)
+            if len(chunk) == 0:
+                continue
+            chunk.index = pd.RangeIndex(rows, rows + len(chunk))
+            rows += len(chunk)
+            chunk_keys = rng.random(len(chunk))
+            frame = chunk if kept is None else pd.concat([kept, chunk])
+            all_keys = chunk_keys if kept is None else np.concatenate([keys, chunk_keys])
+            if len(frame) > size:
+                keep = np.argpartition(all_keys, size - 1)[:size]
+                frame, all_keys = frame.iloc[keep], all_keys[keep]
+            kept, keys = frame, all_keys
+    except (UsageError, EvidenceError):
+        raise
+    except pd.errors.EmptyDataError:
+        raise EvidenceError("file is empty (no header, no rows)", file=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EvidenceError(f"cannot read table: {first}", file=path) from None
+    if kept is None or rows == 0:
+        raise EvidenceError("table has no rows", file=path)
+    sample = kept.sort_index()
+    return SampledTable(rows, columns, pd.DataFrame({i: sample.iloc[:, i].map(_text) for i in range(len(columns))}))
+
+
+def _text_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    """The file in chunks of at most CHUNK_ROWS rows (CSV: every column as str, "" for a missing value)."""
+    import pandas as pd
+
+    if not path.name.lower().endswith(PARQUET_SUFFIXES):
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK_ROWS)
+        with reader:
+            yield from reader
+        return
+    if importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("reading Parquet needs pyarrow (pip install pyarrow), or give a CSV file", file=path)
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    names = list(parquet.schema_arrow.names)
+    empty = True
+    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
+        empty = False
+        yield batch.to_pandas()
+    if empty:
+        yield pd.DataFrame(columns=names)
+
+
+def _text(value: object) -> str:
+    """A cell as text: "" for a missing value (None, NaN, NA, NaT), else its str()."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)

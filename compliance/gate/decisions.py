@@ -7,7 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from compliance.evidence.pins import EvidencePin
+
 __all__ = [
+    "EVIDENCE_CHANGED",
     "GATE_ERROR",
     "Decision",
     "GateResult",
@@ -17,6 +20,7 @@ __all__ = [
 ]
 
 GATE_ERROR = "GATE-ERROR"
+EVIDENCE_CHANGED = "GATE-EVIDENCE-CHANGED"  # an evidence file differs from the pinned record: a deny, never waived
 Level = Literal["deny", "warn"]
 
 
@@ -139,6 +143,7 @@ class GateResult:
     rules: tuple[RuleInfo, ...] = ()
     packages: tuple[str, ...] = ()
     engine: str = "embedded"
+    evidence: tuple[EvidencePin, ...] = ()  # what the decisions were made on (compliance.evidence.pins)
 
     def of(self, subject: str) -> list[Decision]:
         return [d for d in self.decisions if d.subject == subject]
@@ -205,6 +210,7 @@ class GateResult:
             "exitCode": self.exit_code(),
             "subjects": [{"name": s.name, "kind": s.kind, "verdict": self.verdict(s.name)} for s in self.subjects],
             "decisions": [d.to_json() for d in self.decisions],
+            "evidence": [pin.to_json() for pin in self.evidence],
         }
 
 

@@ -5,12 +5,12 @@ The shape is documented in ``docs/gate-input.md``; policy authors write against 
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compliance._internal.files import shown_path
 from compliance.evidence import EvidenceFile, read_evidence
 from compliance.gate.decisions import Subject
 from compliance.plan.model import Plan, PlannedResource
@@ -27,13 +27,6 @@ class GateInput:
     subject: Subject
     document: dict[str, Any]
     evidence: tuple[EvidenceFile, ...] = ()
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return Path(os.path.relpath(path, root)).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _manifest(resource: PlannedResource) -> dict[str, Any]:
@@ -63,13 +56,13 @@ def _versions(deployment: Deployment, root: Path) -> tuple[list[dict[str, Any]],
     files: list[EvidenceFile] = []
     for position, version in enumerate(loaded.model.spec.versions):
         evidence: dict[str, Any] = {}
-        for kind in ("fairness", "lineage"):
+        for kind in ("fairness", "lineage", "data"):
             reference = getattr(version.evidence, kind)
             if reference is None:
                 evidence[kind] = None
                 continue
             path = (loaded.file.parent / reference).resolve()
-            read = read_evidence(path, kind, _shown(path, root))
+            read = read_evidence(path, kind, shown_path(path, root))
             files.append(read)
             evidence[kind] = read.to_input()
         versions.append(
@@ -102,7 +95,7 @@ def _deployment_input(
         "environment": {"name": stack.environment, "regions": stack.region_names},
         "model": {
             "name": model.name,
-            "file": _shown(loaded.file, root),
+            "file": shown_path(loaded.file, root),
             "owner": model.metadata.owner,
             "riskTier": model.metadata.riskTier,
             "purpose": model.metadata.purpose,
@@ -116,7 +109,7 @@ def _deployment_input(
         "resources": manifests,
     }
     line = loaded.line_of(("spec", "environments", deployment.environment))
-    return GateInput(Subject(subject, "deployment", _shown(loaded.file, root), line), document, tuple(files))
+    return GateInput(Subject(subject, "deployment", shown_path(loaded.file, root), line), document, tuple(files))
 
 
 def build_inputs(catalog: Catalog, stack: StackConfig, plan: Plan, root: Path, now: str) -> list[GateInput]:

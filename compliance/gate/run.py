@@ -9,12 +9,22 @@ the sorting come after it, as they depend on ``today``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from compliance.evidence.pins import EvidencePin, compare_pins, pins_of_document
 from compliance.gate.bundle import PolicyBundle
-from compliance.gate.decisions import GATE_ERROR, Decision, GateResult, Level, Subject, Waiver, sort_decisions
+from compliance.gate.decisions import (
+    EVIDENCE_CHANGED,
+    GATE_ERROR,
+    Decision,
+    GateResult,
+    Level,
+    Subject,
+    Waiver,
+    sort_decisions,
+)
 from compliance.gate.engine import UNDEFINED, Engine, EngineFailure, evaluate_all
 from compliance.gate.inputs import GateInput
 
@@ -99,6 +109,29 @@ def _expired_waiver_warnings(subjects: Sequence[Subject], waivers: Sequence[Waiv
     return warnings
 
 
+def _pin_denials(
+    inputs: Sequence[GateInput], pins: Sequence[EvidencePin], pinned: Mapping[str, str | None]
+) -> list[Decision]:
+    """A deny per evidence file that differs from the pinned record; added after waivers, so never waived."""
+    subjects = {i.subject.name: i.subject for i in inputs}
+    denials: list[Decision] = []
+    for problem in compare_pins(pins, pinned):
+        subject = subjects[problem.pin.subject]
+        denials.append(
+            Decision(
+                EVIDENCE_CHANGED,
+                "deny",
+                f"version {problem.pin.version}: {problem.message}",
+                subject.name,
+                "mlgate.gate",
+                version=problem.pin.version,
+                file=subject.file,
+                line=subject.line,
+            )
+        )
+    return denials
+
+
 def evaluate(
     inputs: Sequence[GateInput],
     engine: Engine,
@@ -107,7 +140,9 @@ def evaluate(
     environment: str,
     waivers: Sequence[Waiver] = (),
     today: dt.date | None = None,
+    pinned: Mapping[str, str | None] | None = None,
 ) -> GateResult:
+    """Judge ``inputs``; with ``pinned`` (file → sha256 of a record), evidence that differs from it is denied."""
     today = today or dt.datetime.now(dt.UTC).date()
     packages = bundle.packages
     controls = {r.id: r.control_refs for r in bundle.rules}
@@ -127,6 +162,9 @@ def evaluate(
     subjects = tuple(i.subject for i in inputs)
     decisions = _apply_waivers(decisions, waivers, today)
     decisions.extend(_expired_waiver_warnings(subjects, waivers, today))
+    pins = [pin for gate_input in inputs for pin in pins_of_document(gate_input.document)]
+    if pinned is not None:
+        decisions.extend(_pin_denials(inputs, pins, pinned))
     return GateResult(
         environment=environment,
         subjects=subjects,
@@ -134,4 +172,5 @@ def evaluate(
         rules=bundle.rules,
         packages=packages,
         engine=engine.name,
+        evidence=tuple(pins),
     )

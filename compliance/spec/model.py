@@ -89,6 +89,7 @@ class Batching(_Strict):
 class EvidenceRefs(_Strict):
     fairness: str | None = Field(default=None, description="Path relative to this file")
     lineage: str | None = Field(default=None, description="Path relative to this file")
+    data: str | None = Field(default=None, description="Path relative to this file (data-handling evidence)")
 
 
 class ModelVersion(_Strict):

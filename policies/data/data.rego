@@ -1,5 +1,6 @@
 # Data handling: payload logging of personal data, data residency of the serving regions and of the
-# training data, and the legal basis for special categories.
+# training data, the legal basis for special categories, and the personal data that data-handling evidence
+# (`mlgate evidence data`) found in a version's datasets against the declared data categories.
 # Region groups (eu, us, ...) map to AWS region prefixes in data.mlgate.thresholds.regionGroups.
 package mlgate.data
 
@@ -177,6 +178,87 @@ warn contains v if {
 	}
 }
 
+# METADATA
+# title: No personal data found under a "none" declaration
+# description: A deployed version whose data-handling evidence found likely personal data (flagged columns of any category) contradicts a spec that declares it handles no personal data (categories [none]).
+# custom:
+#   id: DATA-008
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(b)", "Art. 10(5)", "Art. 11(1)"]
+#     nist-ai-rmf: ["MAP 4.1", "MEASURE 2.10"]
+#     iso-42001: ["A.7.2", "A.7.4"]
+deny contains v if {
+	input.kind == "deployment"
+	"none" in _categories
+	some i, found in _data_found
+	count(found.categories) > 0
+	version := input.versions[i]
+	v := {
+		"id": "DATA-008",
+		"msg": sprintf(
+			"version %v: the spec declares no personal data (categories [none]) but its data evidence found %v data: %v",
+			[version.name, concat(", ", sort(found.categories)), _findings_text(found.findings)],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Data categories found by the data evidence are declared
+# description: Every data category the data-handling evidence of a deployed version found is declared in the spec's data.categories, so that the rules on payload logging, retention and legal basis judge the categories the model really handles. A warning, not a deny, because the detectors are heuristics and a spec that declares personal data is already under those rules.
+# custom:
+#   id: DATA-009
+#   severity: medium
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(b)", "Art. 10(5)"]
+#     nist-ai-rmf: ["MAP 4.1", "MEASURE 2.10"]
+#     iso-42001: ["A.7.2"]
+warn contains v if {
+	input.kind == "deployment"
+	not "none" in _categories
+	some i, found in _data_found
+	undeclared := found.categories - _categories
+	count(undeclared) > 0
+	findings := {f | some f in found.findings; f.category in undeclared}
+	version := input.versions[i]
+	v := {
+		"id": "DATA-009",
+		"msg": sprintf(
+			"version %v: its data evidence found %v data, which spec.data.categories (%v) does not declare: %v",
+			[version.name, concat(", ", sort(undeclared)), _categories_text, _findings_text(findings)],
+		),
+		"version": version.name,
+	}
+}
+
+# METADATA
+# title: Referenced data evidence present
+# description: A deployed version whose spec names a data-handling evidence file has that file; a missing file is not taken as "nothing found".
+# custom:
+#   id: DATA-010
+#   severity: high
+#   controls:
+#     eu-ai-act: ["Art. 10(2)(b)", "Art. 11(1)"]
+#     nist-ai-rmf: ["MAP 4.1", "MEASURE 2.10"]
+#     iso-42001: ["A.7.2"]
+deny contains v if {
+	input.kind == "deployment"
+	some version in input.versions
+	version.deployed == true
+	ref := version.evidence.data
+	is_object(ref)
+	ref.present != true
+	v := {
+		"id": "DATA-010",
+		"msg": sprintf(
+			"deployed version %v names data evidence %v, which does not exist",
+			[version.name, _value(ref, "file")],
+		),
+		"version": version.name,
+	}
+}
+
 # Helpers ---------------------------------------------------------------------------------------------------
 
 default _env_name := "default"
@@ -288,3 +370,46 @@ _at_most(value, limit) if {
 	is_number(limit)
 	value <= limit
 }
+
+# What the readable data evidence of each deployed version found, by the version's index in input.versions:
+# its categories other than "none" (the columns' and the document's own list) and its flagged columns. A rule,
+# not a function: computed once per evaluation.
+_data_found[i] := {"categories": categories, "findings": findings} if {
+	some i, version in input.versions
+	version.deployed == true
+	ref := version.evidence.data
+	ref.present == true
+	doc := ref.document
+	is_object(doc)
+	findings := {finding |
+		some dataset in _array(doc, "datasets")
+		some column in _array(dataset, "columns")
+		is_string(column.category)
+		column.category != "none"
+		finding := {
+			"dataset": _value(dataset, "uri"),
+			"column": _value(column, "name"),
+			"detector": _value(column, "detector"),
+			"category": column.category,
+		}
+	}
+	listed := {category | some category in _array(doc, "categories"); is_string(category); category != "none"}
+	categories := {f.category | some f in findings} | listed
+}
+
+_array(obj, key) := obj[key] if _is_array_at(obj, key)
+
+_array(obj, key) := [] if not _is_array_at(obj, key)
+
+_is_array_at(obj, key) if {
+	is_object(obj)
+	is_array(obj[key])
+}
+
+# "column email of s3://data/train.csv (email, personal); ..." or, when the evidence names no column, a note.
+_findings_text(findings) := concat("; ", sort([text |
+	some f in findings
+	text := sprintf("column %v of %v (%v, %v)", [f.column, f.dataset, f.detector, f.category])
+])) if count(findings) > 0
+
+_findings_text(findings) := "listed in its categories, no column named" if count(findings) == 0

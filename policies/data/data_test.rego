@@ -293,3 +293,152 @@ test_data_007_request_only_logging_passes if {
 	warns := handling.warn with input as doc
 	not _has(warns, "DATA-007")
 }
+
+# DATA-008 and DATA-009: data-handling evidence (mlgate evidence data)
+
+_data_doc(columns, categories) := {
+	"apiVersion": "mlgate.io/v1",
+	"kind": "DataEvidence",
+	"model": "credit-scoring",
+	"version": "v7",
+	"datasets": [{"uri": "data/train.csv", "rows": 1000, "sampled": 1000, "columns": columns}],
+	"categories": categories,
+}
+
+_email_column := {"name": "contact", "category": "personal", "detector": "email", "share": 0.97}
+
+_race_column := {"name": "race", "category": "special", "detector": "attribute:race", "share": 1.0}
+
+_card_column := {"name": "pan", "category": "financial", "detector": "payment-card", "share": 0.99}
+
+# _good with data evidence for v7 and the given declared categories (payload logging off: DATA-001/002 aside)
+_with_data_evidence(declared, evidence) := _with([
+	{"op": "replace", "path": "/model/data/categories", "value": declared},
+	{"op": "replace", "path": "/model/data/payloadLogging", "value": {"enabled": false}},
+	{"op": "replace", "path": "/versions/0/evidence/lineage/document/datasets/0/categories", "value": ["none"]},
+	{"op": "add", "path": "/versions/0/evidence/data", "value": {
+		"file": "evidence/credit-scoring/v7/data.json",
+		"present": true,
+		"sha256": "0000",
+		"document": evidence,
+	}},
+])
+
+test_data_008_none_declared_but_emails_found if {
+	doc := _with_data_evidence(["none"], _data_doc([_email_column], ["personal"]))
+	denies := handling.deny with input as doc
+	found := [d | some d in denies; d.id == "DATA-008"]
+	count(found) == 1
+	found[0].version == "v7"
+	contains(found[0].msg, "column contact of data/train.csv (email, personal)")
+}
+
+test_data_008_names_every_column_and_category if {
+	doc := _with_data_evidence(["none"], _data_doc([_email_column, _race_column], ["personal", "special"]))
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-008"
+	contains(d.msg, "found personal, special data")
+	contains(d.msg, "column race of data/train.csv (attribute:race, special)")
+}
+
+test_data_008_financial_only_under_none_denies if {
+	doc := _with_data_evidence(["none"], _data_doc([_card_column], ["financial"]))
+	denies := handling.deny with input as doc
+	_has(denies, "DATA-008")
+}
+
+test_data_008_categories_without_columns_deny if {
+	doc := _with_data_evidence(["none"], _data_doc([], ["health"]))
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-008"
+	contains(d.msg, "no column named")
+}
+
+test_data_008_nothing_found_passes if {
+	doc := _with_data_evidence(["none"], _data_doc([], ["none"]))
+	denies := handling.deny with input as doc
+	warns := handling.warn with input as doc
+	not _has(denies, "DATA-008")
+	not _has(warns, "DATA-009")
+}
+
+test_data_008_personal_declared_passes if {
+	doc := _with_data_evidence(["personal"], _data_doc([_email_column], ["personal"]))
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-008")
+}
+
+test_data_008_version_not_deployed_passes if {
+	doc := json.patch(_with_data_evidence(["none"], _data_doc([_email_column], ["personal"])), [
+		{"op": "replace", "path": "/versions/0/deployed", "value": false},
+	])
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-008")
+}
+
+test_data_008_missing_or_malformed_evidence_is_not_a_finding if {
+	missing := json.patch(_with_data_evidence(["none"], null), [
+		{"op": "replace", "path": "/versions/0/evidence/data/present", "value": false},
+	])
+	missing_denies := handling.deny with input as missing
+	not _has(missing_denies, "DATA-008")
+	odd := _with_data_evidence(["none"], {"datasets": "x", "categories": [1, "none"]})
+	odd_denies := handling.deny with input as odd
+	not _has(odd_denies, "DATA-008")
+	no_ref := _with([{"op": "replace", "path": "/model/data/categories", "value": ["none"]}])
+	no_ref_denies := handling.deny with input as no_ref
+	not _has(no_ref_denies, "DATA-008")
+}
+
+test_data_009_undeclared_special_category_warns if {
+	evidence := _data_doc([_email_column, _race_column], ["personal", "special"])
+	doc := _with_data_evidence(["personal", "financial"], evidence)
+	warns := handling.warn with input as doc
+	found := [w | some w in warns; w.id == "DATA-009"]
+	count(found) == 1
+	found[0].version == "v7"
+	contains(found[0].msg, "found special data")
+	contains(found[0].msg, "(financial, personal)")
+	contains(found[0].msg, "column race of data/train.csv")
+	not contains(found[0].msg, "contact")
+	denies := handling.deny with input as doc
+	not _has(denies, "DATA-008")
+}
+
+test_data_009_declared_categories_pass if {
+	evidence := _data_doc([_email_column, _race_column], ["personal", "special"])
+	doc := _with_data_evidence(["personal", "special"], evidence)
+	warns := handling.warn with input as doc
+	not _has(warns, "DATA-009")
+}
+
+test_data_009_not_under_none if {
+	# under [none] the deny (DATA-008) speaks, not this warning
+	doc := _with_data_evidence(["none"], _data_doc([_race_column], ["special"]))
+	warns := handling.warn with input as doc
+	not _has(warns, "DATA-009")
+}
+
+# DATA-010
+
+test_data_010_referenced_data_evidence_missing if {
+	doc := json.patch(_with_data_evidence(["none"], null), [
+		{"op": "replace", "path": "/versions/0/evidence/data/present", "value": false},
+	])
+	denies := handling.deny with input as doc
+	some d in denies
+	d.id == "DATA-010"
+	d.version == "v7"
+	contains(d.msg, "evidence/credit-scoring/v7/data.json")
+}
+
+test_data_010_present_or_unreferenced_passes if {
+	present := _with_data_evidence(["personal"], _data_doc([_email_column], ["personal"]))
+	present_denies := handling.deny with input as present
+	not _has(present_denies, "DATA-010")
+	unreferenced := _with([{"op": "add", "path": "/versions/0/evidence/data", "value": null}])
+	unreferenced_denies := handling.deny with input as unreferenced
+	not _has(unreferenced_denies, "DATA-010")
+}
