@@ -12,6 +12,7 @@ __all__ = [
     "CrdError",
     "EngineError",
     "EvidenceError",
+    "LedgerError",
     "MlgateError",
     "PlanError",
     "PolicyError",
@@ -80,3 +81,7 @@ class EvidenceError(MlgateError):
 
 class EngineError(MlgateError):
     """The policy engine could not evaluate (inside the gate this becomes a GATE-ERROR deny)."""
+
+
+class LedgerError(MlgateError):
+    """The run ledger cannot be opened, read or written (not an mlgate ledger, locked, disk full)."""

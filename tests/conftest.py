@@ -29,6 +29,15 @@ def _private_crd_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """mlgate check records each run in <root>/.mlgate/ledger.db unless MLGATE_LEDGER names another ledger:
+    keep the tests' runs out of the repository (tests that look at a ledger pass --ledger or set it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLGATE_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.db"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     """The repository root (holds Pulumi.yaml, stacks/, models/)."""
