@@ -2,46 +2,37 @@
 
 ``stacks/__main__.py`` calls :func:`build` under ``pulumi up``; ``mlgate plan`` calls it under
 Pulumi's mock engine. It must stay a function: a module-level program registers nothing the
-second time it is imported.
+second time it is imported. Under ``pulumi up`` it judges the model deployments before registering
+anything (the pre-flight, :mod:`compliance.preflight`); ``mlgate plan`` captures with it off.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pulumi
-from pulumi.runtime import config as pulumi_config
 
 from compliance._internal.project import find_project_root
-from compliance.spec.load import Deployment, load_catalog, parse_stack_config
+from compliance.plan.model import UNKNOWN, Plan, PlannedResource, normalise
+from compliance.spec.load import Deployment, load_catalog
+from compliance.spec.pulumi_config import stack_config_from_pulumi
 from compliance.spec.stack import RegionConfig, SecretRef, StackConfig
 from components import ModelDeployment, Region
-from components.manifests import GATEWAY, ModelDeploymentArgs, VersionArgs
-from components.region import ProvisionArgs, RegionArgs
+from components.manifests import GATEWAY, ModelDeploymentArgs, VersionArgs, objects
+from components.region import REGION_TYPE, ProvisionArgs, RegionArgs
 
-__all__ = ["build", "deployment_args", "region_args", "stack_config_from_pulumi"]
+__all__ = [
+    "build",
+    "deployment_args",
+    "placements",
+    "preflight_plan",
+    "region_args",
+    "stack_config_from_pulumi",
+]
 
-
-def _config_map() -> dict[str, Any]:
-    """All stack config as Pulumi hands it over: the PULUMI_CONFIG env of the engine, or set_all_config."""
-    raw = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, str) and value[:1] in "[{":
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(value)
-        values[key] = value
-    return values
-
-
-def stack_config_from_pulumi(environment: str, root: Path) -> StackConfig:
-    source = root / "stacks" / f"Pulumi.{environment}.yaml"
-    return parse_stack_config(environment, _config_map(), file=source)
+DEPLOYMENT_TYPE = "mlgate:serving:ModelDeployment"
 
 
 def deployment_args(deployment: Deployment, region: str, stack: StackConfig) -> ModelDeploymentArgs:
@@ -168,24 +159,69 @@ def _host(deployment: Deployment, stack: StackConfig) -> str:
     return f"{deployment.model.name}.{deployment.environment}.{stack.domain}"
 
 
-def build(root: Path | None = None, *, shard: tuple[int, int] | None = None) -> None:
+def placements(stack: StackConfig, deployments: Sequence[Deployment]) -> Iterator[tuple[RegionConfig, Deployment, str]]:
+    """Every (region, model deployment) the stack places, in registration order, with the component's name."""
+    for config in stack.regions:
+        for deployment in deployments:
+            if config.name in deployment.env.regions:
+                yield config, deployment, f"{deployment.model.name}-{config.name}"
+
+
+def preflight_plan(stack: StackConfig, deployments: Sequence[Deployment], project: str = "mlgate") -> Plan:
+    """The model deployments' Kubernetes objects as the components will register them, before any resource
+    exists: rendered by the component's own ``components.manifests.objects``. What only the platform knows
+    is filled as a preview shows it: the model store reader role (a provisioned region's) is unknown; the
+    Prometheus operator runs in provisioned regions (``Region.monitoring``)."""
+    resources: list[PlannedResource] = []
+    prefix = f"urn:pulumi:{stack.environment}::{project}::{REGION_TYPE}${DEPLOYMENT_TYPE}"
+    for config, deployment, name in placements(stack, deployments):
+        provisioned = config.cluster == "provision"
+        args = deployment_args(deployment, config.name, stack)
+        args["reader_role_arn"] = UNKNOWN if provisioned else None
+        args["monitoring"] = provisioned
+        urns: dict[str, str] = {}
+        for obj in objects(name, args):
+            urns[obj.name] = f"{prefix}${obj.type}::{obj.name}"
+            resource = PlannedResource(
+                urn=urns[obj.name],
+                type=obj.type,
+                name=obj.name,
+                custom=True,
+                parent=f"{prefix}::{name}",
+                region=config.name,
+                inputs=normalise(obj.manifest),
+                dependencies=tuple(sorted(urns[dependency] for dependency in obj.depends_on)),
+            )
+            resources.append(resource)
+    return Plan(project, stack.environment, "preflight", tuple(resources))
+
+
+def build(root: Path | None = None, *, shard: tuple[int, int] | None = None, preflight: bool = True) -> None:
     """Register the stack's resources. ``shard=(i, n)`` builds only every n-th model file from the i-th
-    (``mlgate plan`` captures big catalogs in parallel processes; shared resources repeat per shard)."""
+    (``mlgate plan`` captures big catalogs in parallel processes; shared resources repeat per shard).
+
+    ``preflight``: judge the model deployments first, as ``mlgate:policy.mode`` says (``pulumi up``: on;
+    ``mlgate plan`` turns it off, its plan is the gate's input), before any resource is registered."""
     root = root or find_project_root()
     stack = stack_config_from_pulumi(pulumi.get_stack(), root)
     # A shard reads only its own model files: the parent process validated the whole catalog.
     catalog = load_catalog(root / stack.catalog, shard=shard)
     deployments: Sequence[Deployment] = catalog.deployments(stack)
+    if preflight and stack.policy_mode != "off":
+        from compliance.preflight import run_preflight
+
+        run_preflight(root, stack, preflight_plan(stack, deployments, pulumi.get_project()))
     regions = {config.name: Region(config.name, region_args(config, stack)) for config in stack.regions}
     _global(stack, regions, deployments)
-    for name, region in regions.items():
-        # Model workloads wait for KServe, Istio and the GPU pools of a provisioned cluster.
-        placed = pulumi.ResourceOptions(
-            parent=region, providers={"kubernetes": region.kubernetes}, depends_on=region.ready
-        )
-        for deployment in deployments:
-            if name in deployment.env.regions:
-                args = deployment_args(deployment, name, stack)
-                args["reader_role_arn"] = region.reader_role_arn
-                args["monitoring"] = region.monitoring
-                ModelDeployment(f"{deployment.model.name}-{name}", args, placed)
+    placed: dict[str, pulumi.ResourceOptions] = {}
+    for config, deployment, name in placements(stack, deployments):
+        region = regions[config.name]
+        if config.name not in placed:
+            # Model workloads wait for KServe, Istio and the GPU pools of a provisioned cluster.
+            placed[config.name] = pulumi.ResourceOptions(
+                parent=region, providers={"kubernetes": region.kubernetes}, depends_on=region.ready
+            )
+        args = deployment_args(deployment, config.name, stack)
+        args["reader_role_arn"] = region.reader_role_arn
+        args["monitoring"] = region.monitoring
+        ModelDeployment(name, args, placed[config.name])

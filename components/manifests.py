@@ -6,7 +6,7 @@ Kept free of Pulumi so the shapes can be unit-tested and validated against the C
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, TypedDict
 
 if TYPE_CHECKING:  # annotations only: rendering stays free of Pulumi at run time
     import pulumi
@@ -27,6 +27,7 @@ __all__ = [
     "MODEL_READER_SERVICE_ACCOUNT",
     "AbTestArgs",
     "BatchingArgs",
+    "KubernetesObject",
     "ModelDeploymentArgs",
     "PayloadLoggingArgs",
     "ShadowArgs",
@@ -38,10 +39,12 @@ __all__ = [
     "labels",
     "namespace",
     "namespace_name",
+    "objects",
     "pod_monitor",
     "predictor_host",
     "prometheus_rule",
     "service_account",
+    "type_token",
     "virtual_service",
 ]
 
@@ -383,3 +386,42 @@ def prometheus_rule(args: ModelDeploymentArgs) -> dict[str, Any]:
         "metadata": _metadata(args, args["model"]),
         "spec": {"groups": [{"name": f"mlgate-{args['model']}", "rules": rules}]},
     }
+
+
+class KubernetesObject(NamedTuple):
+    """One object of a model deployment as the ``ModelDeployment`` component registers it."""
+
+    name: str  # the Pulumi resource name
+    manifest: dict[str, Any]
+    depends_on: tuple[str, ...] = ()  # names of objects of the same deployment it waits for
+
+    @property
+    def type(self) -> str:
+        return type_token(self.manifest)
+
+
+def type_token(manifest: dict[str, Any]) -> str:
+    """The Pulumi type of a manifest: ``kubernetes:core/v1:Namespace``, ``kubernetes:networking.istio.io/v1:…``."""
+    api_version = str(manifest["apiVersion"])
+    return f"kubernetes:{'core/' + api_version if '/' not in api_version else api_version}:{manifest['kind']}"
+
+
+def objects(name: str, args: ModelDeploymentArgs) -> list[KubernetesObject]:
+    """Every object of one model deployment, in registration order: the one rendering of a deployment, used by
+    the component (which registers them) and the deploy-time pre-flight (which judges them before that)."""
+    ns = KubernetesObject(f"{name}-ns", namespace(args))
+    account = KubernetesObject(f"{name}-sa", service_account(args), (ns.name,))
+    # Pods of an InferenceService cannot start before their service account exists.
+    services = [
+        KubernetesObject(f"{name}-{version['name']}", inference_service(args, version), (ns.name, account.name))
+        for version in args["versions"]
+    ]
+    result = [ns, account, *services]
+    # Routes point at the predictor Services, so they wait for the InferenceServices.
+    result.append(KubernetesObject(f"{name}-vs", virtual_service(args), (ns.name, *(s.name for s in services))))
+    result.append(KubernetesObject(f"{name}-dr", destination_rule(args), (ns.name,)))
+    result.append(KubernetesObject(f"{name}-authz", authorization_policy(args), (ns.name,)))
+    if args.get("monitoring", False):
+        result.append(KubernetesObject(f"{name}-podmonitor", pod_monitor(args), (ns.name,)))
+        result.append(KubernetesObject(f"{name}-alerts", prometheus_rule(args), (ns.name,)))
+    return result

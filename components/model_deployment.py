@@ -10,8 +10,6 @@ PrometheusRule too. Resources per model matter (thousands of models per stack): 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -21,9 +19,14 @@ from components.manifests import ModelDeploymentArgs
 __all__ = ["ModelDeployment", "ModelDeploymentArgs"]
 
 
-def _custom(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+def _register(obj: manifests.KubernetesObject, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    manifest = obj.manifest
+    if manifest["kind"] == "Namespace" and manifest["apiVersion"] == "v1":
+        return k8s.core.v1.Namespace(obj.name, metadata=manifest["metadata"], opts=opts)
+    if manifest["kind"] == "ServiceAccount" and manifest["apiVersion"] == "v1":
+        return k8s.core.v1.ServiceAccount(obj.name, metadata=manifest["metadata"], opts=opts)
     return k8s.apiextensions.CustomResource(
-        name,
+        obj.name,
         api_version=str(manifest["apiVersion"]),
         kind=str(manifest["kind"]),
         metadata=manifest["metadata"],
@@ -39,26 +42,11 @@ class ModelDeployment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlgate:serving:ModelDeployment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        ns_manifest = manifests.namespace(args)
-        ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=ns_manifest["metadata"], opts=child)
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        sa_manifest = manifests.service_account(args)
-        account = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=sa_manifest["metadata"], opts=in_ns)
-        # Pods of an InferenceService cannot start before their service account exists.
-        with_account = pulumi.ResourceOptions(parent=self, depends_on=[ns, account])
-        services = [
-            _custom(f"{name}-{version['name']}", manifests.inference_service(args, version), with_account)
-            for version in args["versions"]
-        ]
-        # Routes point at the predictor Services, so they wait for the InferenceServices.
-        routed = pulumi.ResourceOptions(parent=self, depends_on=[ns, *services])
-        _custom(f"{name}-vs", manifests.virtual_service(args), routed)
-        _custom(f"{name}-dr", manifests.destination_rule(args), in_ns)
-        _custom(f"{name}-authz", manifests.authorization_policy(args), in_ns)
-        if args.get("monitoring", False):
-            _custom(f"{name}-podmonitor", manifests.pod_monitor(args), in_ns)
-            _custom(f"{name}-alerts", manifests.prometheus_rule(args), in_ns)
+        # What it registers is exactly what manifests.objects renders (the deploy-time pre-flight judges that).
+        registered: dict[str, pulumi.Resource] = {}
+        for obj in manifests.objects(name, args):
+            depends_on = [registered[dependency] for dependency in obj.depends_on]
+            registered[obj.name] = _register(obj, pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
         self.namespace = pulumi.Output.from_input(manifests.namespace_name(args))
         self.inference_services = pulumi.Output.from_input(

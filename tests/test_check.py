@@ -59,7 +59,9 @@ def test_prod_denies_exactly_the_models_meant_to_fail(capsys: pytest.CaptureFixt
     code, result = as_json(capsys, "--env", "prod", "--plan", str(prod_plan_path))
     assert code == 1
     assert denies(result) == {
-        "credit-scoring@prod": {"FAIR-002"},  # v7, the canary, is unfair on sex
+        # v6 and v7 are real models (examples/adult, evidence from their live server): both exceed the prod limits
+        # on sex and race, in parity difference, equalized odds and parity ratio
+        "credit-scoring@prod": {"FAIR-002", "FAIR-003", "FAIR-004"},
         "fraud-detector@prod": {"DATA-003"},  # planned in us-east-1, residency eu only
         "support-llm@prod": {"LIN-002"},  # v3's lineage names another artifact
     }
@@ -72,12 +74,19 @@ def test_prod_denies_exactly_the_models_meant_to_fail(capsys: pytest.CaptureFixt
     assert "EU AI Act Art. 26(1)" in residency["controls"]
 
 
-def test_dev_passes_and_staging_waives_the_v3_lineage(capsys: pytest.CaptureFixture[str]) -> None:
+def test_dev_passes_on_a_waiver_and_staging_waives_the_v3_lineage(capsys: pytest.CaptureFixture[str]) -> None:
     code, dev = as_json(capsys, "--env", "dev")
+    # dev's looser limits: v7's parity ratios (sex 0.35, race 0.28) stay below the minimum of 0.6, a known
+    # finding that policies/waivers.yaml accepts in dev only (RISK-912)
     assert code == 0 and denies(dev) == {}
+    waived = {(d["id"], d["subject"], d["version"]) for d in dev["decisions"] if d["waiver"]}
+    assert waived == {("FAIR-004", "credit-scoring@dev", "v7")}  # on sex and on race
     code, staging = as_json(capsys, "--env", "staging")
     assert code == 1
-    assert denies(staging) == {"credit-scoring@staging": {"FAIR-002"}, "fraud-detector@staging": {"DATA-003"}}
+    assert denies(staging) == {
+        "credit-scoring@staging": {"FAIR-002", "FAIR-003", "FAIR-004"},
+        "fraud-detector@staging": {"DATA-003"},
+    }
     (waived,) = [d for d in staging["decisions"] if d["waiver"]]
     assert (waived["id"], waived["subject"], waived["version"]) == ("LIN-002", "support-llm@staging", "v3")
     assert waived["waiver"]["expires"] == "2027-01-31" and waived["waiver"]["owner"] == "assist-ml@example.com"
@@ -155,7 +164,7 @@ def test_junit_has_a_testcase_per_deployment_and_policy(
 def test_github_annotations(capsys: pytest.CaptureFixture[str], prod_plan_path: Path) -> None:
     _, out, _ = check(capsys, "--env", "prod", "--plan", str(prod_plan_path), "--format", "github")
     errors = [line for line in out.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 3
+    assert len(errors) == 12  # one per deny: 10 for credit-scoring's v6 and v7 (sex and race), DATA-003, LIN-002
     assert any(line.startswith("::error file=models/fraud-detector.yaml,line=34,title=DATA-003::") for line in errors)
 
 
@@ -176,7 +185,7 @@ def test_fail_on_warn(capsys: pytest.CaptureFixture[str], project: Path, edit: E
     )
     code, result = as_json(capsys, "--env", "dev", "--root", str(project))
     assert code == 0
-    assert [(d["id"], d["level"]) for d in result["decisions"]] == [("SERV-008", "warn")]
+    assert [(d["id"], d["level"]) for d in result["decisions"] if not d["waiver"]] == [("SERV-008", "warn")]
     assert result["summary"]["warned"] == 1
     fail_on_warn = ["check", "--now", NOW, "--env", "dev", "--root", str(project), "--fail-on-warn", "--format", "json"]
     assert main(fail_on_warn) == 1

@@ -161,8 +161,10 @@ class PolicyBundle:
         files: list[PolicyFile] = []
         for path in sorted(root.rglob("*.rego")):
             relative = path.relative_to(root).as_posix()
-            if relative.startswith("pack/"):
-                continue  # the Pulumi policy pack is Python, with its own copy-free loader
+            if relative.startswith(("pack/", "gatekeeper/")):
+                # The Pulumi policy pack is Python, with its own copy-free loader; gatekeeper/ holds the
+                # admission templates `mlgate export gatekeeper` writes (compliance.gate.gatekeeper).
+                continue
             shown = str(path)
             if path.stat().st_size > MAX_POLICY_BYTES:
                 raise PolicyError("policy file is larger than 4 MiB", file=shown)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import threading
@@ -23,9 +24,11 @@ from compliance.errors import MlgateError, PlanError
 from compliance.plan.model import SECRET, Plan, PlannedResource, assign_regions, normalise
 from compliance.spec.load import load_catalog, load_stack_config
 
-__all__ = ["PARALLEL_THRESHOLD", "capture_plan", "mock_config", "mock_state", "run_program"]
+__all__ = ["PARALLEL_THRESHOLD", "PROGRAM_LOGGER", "capture_plan", "mock_config", "mock_state", "run_program"]
 
 PROJECT = "mlgate"
+#: Where the program's ``pulumi.log`` messages go under the mock engine (the pre-flight's warnings).
+PROGRAM_LOGGER = "mlgate.program"
 # Below this many model deployments one process is faster than starting workers.
 PARALLEL_THRESHOLD = 60
 # At most this many (model, region) placements per worker process: the SDK keeps every resource of a run in
@@ -81,11 +84,13 @@ def _lean_sdk() -> Iterator[None]:
             sdk_resource._get_stack_trace = original
 
 
-def _run(root: Path, environment: str, config: dict[str, str], shard: tuple[int, int] | None) -> list[PlannedResource]:
+def _run(
+    root: Path, environment: str, config: dict[str, str], shard: tuple[int, int] | None, preflight: bool = False
+) -> list[PlannedResource]:
     """Run the stack's program once under mocks in this process; returns the recorded resources."""
     from compliance.program import build
 
-    return run_program(lambda: build(root, shard=shard), environment, config)
+    return run_program(lambda: build(root, shard=shard, preflight=preflight), environment, config)
 
 
 _ACCOUNT = "123456789012"
@@ -173,7 +178,14 @@ def run_program(program: Callable[[], None], environment: str, config: dict[str,
     settings.ROOT.set(None)  # a fresh root Stack resource per run (several stacks per process)
     engine_mocks = _Mocks()
     monitor = _RecordingMonitor(engine_mocks)
-    pulumi.runtime.set_mocks(engine_mocks, project=PROJECT, stack=environment, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        engine_mocks,
+        project=PROJECT,
+        stack=environment,
+        preview=True,
+        logger=logging.getLogger(PROGRAM_LOGGER),
+        monitor=monitor,
+    )
     pulumi.runtime.set_all_config(config, [])
     errors: list[BaseException] = []
 
@@ -208,8 +220,13 @@ def capture_plan(
     catalog: Path | None = None,
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
+    preflight: bool = False,
 ) -> Plan:
-    """Run ``stacks/`` for ``environment`` under the mock engine and return its Plan."""
+    """Run ``stacks/`` for ``environment`` under the mock engine and return its Plan.
+
+    ``preflight``: run the program as ``pulumi up`` does, its pre-flight gate on as ``mlgate:policy.mode``
+    says, in one process as ``pulumi up`` (raises ``compliance.preflight.PreflightError`` when it stops the
+    update). Off by default: the plan is the gate's input, not yet judged."""
     stack_file = stack_file or root / "stacks" / f"Pulumi.{environment}.yaml"
     if not stack_file.is_file():
         raise PlanError(f"no stack config for environment {environment!r}", file=stack_file)
@@ -222,10 +239,11 @@ def capture_plan(
     if catalog is not None:
         config["mlgate:catalog"] = str(catalog.resolve())
     workers = workers or min(os.cpu_count() or 1, 8)
-    if count < PARALLEL_THRESHOLD or workers == 1:
+    if count < PARALLEL_THRESHOLD or workers == 1 or preflight:
         if progress:
-            progress(f"running the program for {environment} ({count} model deployments)")
-        resources = _run(root, environment, config, None)
+            gate = ", pre-flight on" if preflight else ""
+            progress(f"running the program for {environment} ({count} model deployments{gate})")
+        resources = _run(root, environment, config, None, preflight)
     else:
         shards = max(workers, -(-placements // SHARD_PLACEMENTS))
         if progress:

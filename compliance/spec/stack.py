@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from compliance.spec.types import DnsLabel, EnvironmentName, Region
 
 __all__ = [
+    "ADVISORY_STACKS",
     "GPU_FAMILIES",
     "GpuNodePool",
     "PlatformConfig",
     "PolicyConfig",
+    "PolicyMode",
     "RegionConfig",
     "SecretRef",
     "StackConfig",
@@ -84,10 +86,19 @@ class PlatformConfig(_Strict):
     dnsZoneId: str | None = Field(default=None, description="Route53 zone for model endpoints; default: created")
 
 
+PolicyMode = Literal["enforce", "advisory", "off"]
+#: Stacks whose pre-flight defaults to advisory; every other name (prod, staging, prod-eu, …) enforces.
+ADVISORY_STACKS = frozenset({"dev", "test", "sandbox"})
+
+
 class PolicyConfig(_Strict):
     engine: Literal["embedded", "opa"] = "embedded"
     opaUrl: str | None = None
-    mode: Literal["enforce", "advisory", "off"] | None = None
+    mode: PolicyMode | None = Field(
+        default=None,
+        description="The `pulumi up` pre-flight: enforce (a deny fails the update), advisory (warnings), off; "
+        "default: advisory in dev-like stacks (dev, dev-*, *-dev, test, sandbox), enforce in all others",
+    )
 
 
 class StackConfig(_Strict):
@@ -101,6 +112,15 @@ class StackConfig(_Strict):
     platform: PlatformConfig = PlatformConfig()
     domain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] = "models.internal"
     payloadLogUrl: str = "http://mlgate-payload-logger.mlgate-system.svc.cluster.local"
+
+    @property
+    def policy_mode(self) -> PolicyMode:
+        """``mlgate:policy.mode``, else the environment's default (fails closed: unknown names enforce)."""
+        if self.policy.mode is not None:
+            return self.policy.mode
+        env = self.environment
+        dev_like = env in ADVISORY_STACKS or env.startswith("dev-") or env.endswith("-dev")
+        return "advisory" if dev_like else "enforce"
 
     @property
     def region_names(self) -> list[str]:
