@@ -222,7 +222,6 @@ def test_sampling_across_chunks_keeps_every_row_candidate(tmp_path: Path, monkey
 
 
 def test_parquet_is_sampled_as_text(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
     path = tmp_path / "t.parquet"
     pd.DataFrame({"email": EMAILS, "age": [31, 42, None, 55]}).to_parquet(path)
     document = build_data_evidence(DataRequest("m", "v1", [path], generated_at=PINNED))

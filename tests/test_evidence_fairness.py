@@ -6,7 +6,6 @@ real data); the error cases use tiny hand-written tables.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -297,12 +296,22 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(
     assert list(out_dir.iterdir()) == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed")
-def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "p.parquet"
-    path.write_bytes(b"PAR1")
-    argv = ["evidence", "fairness", "--model", "m", "--version", "v", "--predictions", str(path), "--label", "y"]
+def test_parquet_gives_the_csv_evidence_and_garbage_is_a_clear_error(
+    predictions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parquet = tmp_path / "predictions.parquet"
+    pd.read_csv(predictions, dtype={"income": str, "predicted": str}).to_parquet(parquet)
+    base = dict(model="m", version="v7", label="income", sensitive=["sex", "race"], favorable=">50K", score="score")
+    from_csv = build_fairness_evidence(FairnessRequest(predictions=predictions, generated_at=PINNED, **base))
+    from_parquet = build_fairness_evidence(FairnessRequest(predictions=parquet, generated_at=PINNED, **base))
+    assert from_parquet["features"] == from_csv["features"]
+    assert from_parquet["dataset"]["rows"] == from_csv["dataset"]["rows"] == ROWS
+
+    garbage = tmp_path / "p.parquet"
+    garbage.write_bytes(b"PAR1")
+    argv = ["evidence", "fairness", "--model", "m", "--version", "v", "--predictions", str(garbage), "--label", "y"]
     argv += ["--prediction", "p", "--sensitive", "g", "--favorable", "1", "--out", str(tmp_path / "f.json")]
     assert main(argv) == 2
-    assert "reading Parquet needs pyarrow" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"mlgate: error: {garbage}: cannot read table") and err.count("\n") == 1
     assert not (tmp_path / "f.json").exists()

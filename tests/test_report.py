@@ -185,6 +185,33 @@ def test_rebuilds_are_byte_identical(run: Run, monkeypatch: pytest.MonkeyPatch) 
     assert b"/CreationDate (D:20261125100000+00'00')" in default  # the run's time
 
 
+def test_writer_fast_paths_match_reportlab() -> None:
+    """The page writer's shortcuts (glyph-width table, memoised wraps and text operators, translate-table
+    escaping) give exactly what reportlab's stringWidth and a byte-wise escape give, so the bytes are unchanged."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen.canvas import Canvas
+
+    from compliance.report.layout import Writer, _pdf_string
+    from compliance.report.text import BODY, BOLD, CJK, MONO, register_fonts, runs
+
+    register_fonts()
+    writer = Writer(Canvas(io.BytesIO()), lambda _: None)
+    samples = ["model-00001@prod", "sha256:" + "0f" * 32, "a (b) \\ c", "tab\there", "~`'\"", "é — ≤ 张伟@example.com"]
+    for text in samples:
+        for font in (BODY, BOLD, MONO):
+            expected = sum(stringWidth(r, font if latin else CJK, 1000.0) for latin, r in runs(text)) * 7.0 / 1000.0
+            assert writer.width(text, font, 7.0) == expected, (text, font)
+            assert writer.width(text, font, 7.0) == expected  # cached
+    byte_wise = "".join(
+        chr(b) if 32 <= b < 127 and chr(b) not in "()\\" else ("\\" + chr(b) if 32 <= b < 127 else f"\\{b:03o}")
+        for b in "a(b)\\c é—\x01~".encode("cp1252")
+    )
+    assert _pdf_string("a(b)\\c é—\x01~") == byte_wise == "a\\(b\\)\\\\c \\351\\227\\001~"
+    text = "Every rule the policy bundle enforced in this run " * 4
+    assert writer.wrap(text, 200, BODY, 8.5) is writer.wrap(text, 200, BODY, 8.5)
+    assert " ".join(writer.wrap(text, 200, BODY, 8.5)) == text.strip()
+
+
 def test_signed_builds_are_identical_too(run: Run, tmp_path: Path) -> None:
     args = ["--ledger", str(run.ledger), "--root", str(run.root), "--sign", str(run.key)]
     assert (

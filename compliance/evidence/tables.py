@@ -6,7 +6,6 @@ pandas (and pyarrow for Parquet) are imported here, so import this module only i
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,18 @@ def file_digest(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def _read_error(path: Path, exc: Exception) -> Exception:
+    """The one-line EvidenceError of a file pandas could not read; anything else is a bug and stays itself."""
+    import pandas as pd
+
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return EvidenceError("file is empty (no header, no rows)", file=path)
+    if isinstance(exc, pd.errors.ParserError | UnicodeDecodeError | ValueError | OSError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return EvidenceError(f"cannot read table: {first}", file=path)
+    return exc
+
+
 def read_table(path: Path, columns: dict[str, str], *, text: Sequence[str] = ()) -> pd.DataFrame:
     """Read ``columns`` (name → the flag that named it, for errors) of a CSV or Parquet file.
 
@@ -45,8 +56,6 @@ def read_table(path: Path, columns: dict[str, str], *, text: Sequence[str] = ())
     wanted = list(dict.fromkeys(columns))
     try:
         if path.name.lower().endswith(PARQUET_SUFFIXES):
-            if importlib.util.find_spec("pyarrow") is None:
-                raise UsageError("reading Parquet needs pyarrow (pip install pyarrow), or give a CSV file", file=path)
             import pyarrow.parquet as pq
 
             present = set(pq.read_schema(path).names)
@@ -59,11 +68,8 @@ def read_table(path: Path, columns: dict[str, str], *, text: Sequence[str] = ())
             table = pd.read_csv(path, usecols=wanted, dtype=dtypes)
     except (UsageError, EvidenceError):
         raise
-    except pd.errors.EmptyDataError:
-        raise EvidenceError("file is empty (no header, no rows)", file=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EvidenceError(f"cannot read table: {first}", file=path) from None
+    except Exception as exc:  # noqa: BLE001 - pandas' and pyarrow's many read errors, one line each
+        raise _read_error(path, exc) from None
     if len(table) == 0:
         raise EvidenceError("table has no rows", file=path)
     for name in wanted:
@@ -94,8 +100,8 @@ def sample_table(path: Path, size: int, seed: int) -> SampledTable:
     Every row gets a random key from ``numpy.random.default_rng(seed)`` in file order; the sample is the
     ``size`` rows with the smallest keys (a bottom-k sample: uniform, without replacement), returned in file
     order. The whole file is read once, in chunks of 100,000 rows, so memory stays bounded by the sample
-    and one chunk. Same file, size and seed: the same sample. Raises UsageError for a missing file or a
-    Parquet file without pyarrow, EvidenceError for an unreadable or empty file.
+    and one chunk. Same file, size and seed: the same sample. Raises UsageError for a missing file,
+    EvidenceError for an unreadable or empty file.
     """
     import numpy as np
     import pandas as pd
@@ -125,11 +131,8 @@ def sample_table(path: Path, size: int, seed: int) -> SampledTable:
             kept, keys = frame, all_keys
     except (UsageError, EvidenceError):
         raise
-    except pd.errors.EmptyDataError:
-        raise EvidenceError("file is empty (no header, no rows)", file=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EvidenceError(f"cannot read table: {first}", file=path) from None
+    except Exception as exc:  # noqa: BLE001 - pandas' and pyarrow's many read errors, one line each
+        raise _read_error(path, exc) from None
     if kept is None or rows == 0:
         raise EvidenceError("table has no rows", file=path)
     sample = kept.sort_index()
@@ -145,8 +148,6 @@ def _text_chunks(path: Path) -> Iterator[pd.DataFrame]:
         with reader:
             yield from reader
         return
-    if importlib.util.find_spec("pyarrow") is None:
-        raise UsageError("reading Parquet needs pyarrow (pip install pyarrow), or give a CSV file", file=path)
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)

@@ -73,7 +73,7 @@ deny contains v if {
 	v := {
 		"id": "FAIR-002",
 		"msg": sprintf(
-			"version %v: demographic-parity difference for %v is %v, above the %v limit of %v for %v-risk models",
+			"version %v: demographic-parity difference for %v is %.3f, above the %v limit of %v for %v-risk models",
 			[version.name, feature_name, value, _env_name, limit, _tier],
 		),
 		"version": version.name,
@@ -102,7 +102,7 @@ deny contains v if {
 	v := {
 		"id": "FAIR-003",
 		"msg": sprintf(
-			"version %v: equalized-odds difference for %v is %v, above the %v limit of %v for %v-risk models",
+			"version %v: equalized-odds difference for %v is %.3f, above the %v limit of %v for %v-risk models",
 			[version.name, feature_name, value, _env_name, limit, _tier],
 		),
 		"version": version.name,
@@ -131,7 +131,7 @@ deny contains v if {
 	v := {
 		"id": "FAIR-004",
 		"msg": sprintf(
-			"version %v: demographic-parity ratio for %v is %v, below the %v minimum of %v for %v-risk models",
+			"version %v: demographic-parity ratio for %v is %.3f, below the %v minimum of %v for %v-risk models",
 			[version.name, feature_name, value, _env_name, limit, _tier],
 		),
 		"version": version.name,
