@@ -1,13 +1,15 @@
 """A small, fast page writer on top of reportlab's canvas: text, wrapped paragraphs, tables, pagination.
 
 Why not platypus: a report of 1,000 models has some 100,000 strings; platypus paragraphs and tables cost
-~100 ms a page in pure Python, which is minutes. The writer lays text out itself (greedy word wrap with
-cached word widths) and appends Latin text and rectangles to the page's content stream as PDF operators
-(``BT /F1 7 Tf … Tj ET``, ``re f``) — a few microseconds each. Everything else stays reportlab's: fonts,
-bookmarks, the outline, links, forms, compression, the file structure. Text outside cp1252 (Chinese …)
-goes through ``canvas.drawString`` in the CID font, which encodes it for the predefined CMap.
+~100 ms a page in pure Python, which is minutes. The writer lays text out itself (greedy word wrap) and
+appends text, rectangles and lines to the page's content stream as PDF operators (``BT /F1 7 Tf … Tj ET``,
+``re f``) — a few microseconds each. Everything else stays reportlab's: fonts, bookmarks, the outline, links,
+forms, compression, the file structure. Text outside cp1252 (Chinese …) is shown in the CID font, in the same
+text object, encoded by reportlab for the predefined CMap.
 
-All numbers are written with fixed precision, so the same calls give the same bytes.
+What repeats is computed once per document: word widths (printable ASCII from the base-14 fonts' glyph-width
+tables, exactly what ``stringWidth`` gives), wrapped lines, the operators that show a non-plain text, font
+and stroke settings. All numbers are written with fixed precision, so the same calls give the same bytes.
 """
 
 from __future__ import annotations
