@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_engine_flags", "add_export_commands", "add_opa_commands", "engine_name", "opa_settings"]
 
-EXIT_OK = 0
+from compliance.cli_common import EXIT_OK
 
 
 def _seconds(value: str) -> float:

@@ -8,21 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compliance.cli_common import EXIT_FINDINGS, EXIT_OK, ledger_path, project_root
+from compliance.cli_common import err as _err
+
 __all__ = ["add_report_commands", "cmd_keygen", "cmd_report", "cmd_verify"]
-
-EXIT_OK, EXIT_FINDINGS = 0, 1
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def _ledger(args: argparse.Namespace) -> tuple[Path, Path]:
     """(ledger path, project root) as mlgate check uses them."""
-    from compliance import cli
-
-    root = cli._project_root(args)
-    return cli._ledger_path(args, root), root
+    root = project_root(args)
+    return ledger_path(args, root), root
 
 
 def cmd_report(args: argparse.Namespace) -> int:
