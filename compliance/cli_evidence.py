@@ -203,7 +203,9 @@ def cmd_evidence_data(args: argparse.Namespace) -> int:
 
 
 def add_evidence_commands(commands: Any) -> None:
-    evidence = commands.add_parser("evidence", help="write evidence files for the gate: fairness, lineage, data")
+    evidence = commands.add_parser(
+        "evidence", help="write evidence files for the gate (fairness, lineage, data) and verify them"
+    )
     evidence_commands = evidence.add_subparsers(dest="evidence_command", metavar="COMMAND", required=True)
     fairness = evidence_commands.add_parser(
         "fairness",
