@@ -17,14 +17,8 @@ from conftest import ROOT
 from compliance.cli import main
 from compliance.errors import EvidenceError, UsageError
 from compliance.evidence import read_evidence
-from compliance.evidence.data import (
-    VALUE_THRESHOLD,
-    DataRequest,
-    build_data_evidence,
-    column_hints,
-    luhn_valid,
-    scan_column,
-)
+from compliance.evidence.data import VALUE_THRESHOLD, DataRequest, build_data_evidence, scan_column
+from compliance.evidence.detectors import column_hints, luhn_valid
 from compliance.evidence.formats import DataEvidence
 from compliance.evidence.tables import sample_table
 from compliance.spec.schema import model_deployment_schema

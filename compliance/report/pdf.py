@@ -1,9 +1,10 @@
 """The PDF audit report of one ledger run, byte-for-byte reproducible.
 
 Layout: cover, contents, executive summary, one section per model deployment, the platform, and an appendix
-(policy catalogue with its control mapping, waivers, evidence manifest, how to verify). Every heading is a
-bookmark in the PDF outline; the contents lines link to them; every page says "Page X of Y" and the pages
-carry page labels.
+(policy catalogue with its control mapping, waivers, evidence manifest, how to verify). This module assembles
+the document (build order, contents, outline, page furniture, metadata); the sections are drawn by
+:mod:`compliance.report.sections`. Every heading is a bookmark in the PDF outline; the contents lines link to
+them; every page says "Page X of Y" and the pages carry page labels.
 
 One pass: the contents' page numbers and the page total are form XObjects drawn where they are needed and
 defined when the document ends (a PDF may use a form before defining it), so nothing is laid out twice.
@@ -22,7 +23,7 @@ import datetime as dt
 import io
 import os
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reportlab import rl_config
@@ -31,44 +32,22 @@ from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, P
 from reportlab.pdfgen.canvas import Canvas
 
 from compliance.errors import UsageError
-from compliance.gate.decisions import FRAMEWORKS
-from compliance.report.charts import (
-    AMBER,
-    GRID,
-    INK,
-    MUTED,
-    RED,
-    GroupRow,
-    Panel,
-    Threshold,
-    fairness_figure,
-    figure_height,
-    traffic_bar,
-)
-from compliance.report.layout import BODY_W, MARGIN, PAGE_H, PAGE_W, Col, Row, Span, Writer
-from compliance.report.model import (
-    FairnessThresholds,
-    ReportData,
-    SubjectView,
-    concern_of,
-    overall_verdict,
-    report_data,
-)
-from compliance.report.text import BODY, BOLD, MONO, fmt, register_fonts
+from compliance.report.charts import GRID, INK, MUTED
+from compliance.report.layout import BODY_W, MARGIN, PAGE_H, PAGE_W, Writer
+from compliance.report.model import ReportData, overall_verdict, report_data
+from compliance.report.sections.appendix import catalogue, how_to_verify, manifest, waivers
+from compliance.report.sections.common import dash
+from compliance.report.sections.cover import cover
+from compliance.report.sections.deployments import deployments
+from compliance.report.sections.platform import platform
+from compliance.report.sections.summary import summary
+from compliance.report.text import BODY, BOLD, register_fonts
 
 __all__ = ["REPORT_FORMAT", "build_epoch", "iso", "render_pdf"]
 
-REPORT_FORMAT = "1"  # bump when the layout changes: a report verifies only against the format that made it
 
-STATUS_FILL: dict[str, Any] = {
-    "pass": colors.HexColor("#dff3e3"),
-    "warn": colors.HexColor("#fff1d6"),
-    "deny": colors.HexColor("#fbdada"),
-    "waived": colors.HexColor("#e3e9ee"),
-}
-VERDICT_INK = {"PASSED": colors.HexColor("#2e7d32"), "PASSED with warnings": AMBER, "DENIED": RED}
+REPORT_FORMAT = "1"  # bump when the layout changes: a report verifies only against the format that made it
 HEADING_INK = colors.HexColor("#0b3d62")
-KEY_W = 96.0
 OUTLINE_DETAIL = 100  # up to this many deployments, each model's subsections are bookmarks too
 
 
@@ -166,14 +145,6 @@ def _short(value: object, n: int = 19) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
-def _s(value: object) -> str:
-    return "—" if value is None or value == "" else str(value)
-
-
-def _level(decision: Mapping[str, Any]) -> str:
-    return "waived" if decision.get("waiver") else str(decision.get("level"))
-
-
 class _Report:
     def __init__(self, data: ReportData) -> None:
         self.data = data
@@ -244,60 +215,6 @@ class _Report:
         self.last_level = level
         self.pages[key] = w.page
 
-    def kv(
-        self, rows: Sequence[tuple[str, str | Sequence[Span]]], key_w: float = KEY_W, mono: Sequence[str] = ()
-    ) -> None:
-        cols = (Col(key_w, BOLD), Col(BODY_W - key_w))
-        body = [Row([k, [(v, MONO)] if k in mono and isinstance(v, str) else v]) for k, v in rows]
-        self.w.table(cols, body)
-
-    # -------------------------------------------------------------------------------------- sections
-
-    def cover(self) -> None:
-        w, data = self.w, self.data
-        w.c.bookmarkPage("cover")
-        w.c.addOutlineEntry("Cover", "cover", 0)
-        self.last_level = 0
-        w.y -= 70
-        w.paragraph("ML deployment compliance report", BOLD, 22, INK, after=4)
-        w.paragraph(f"Environment {data.environment} — gate run of {data.time}", BOLD, 10, MUTED, after=24)
-        verdict = overall_verdict(data)
-        w.paragraph("Overall verdict", BODY, 8, MUTED, after=0)
-        w.paragraph(verdict, BOLD, 22, VERDICT_INK.get(verdict, INK), after=12)
-        summary, counts = data.summary, data.level_counts()
-        platform = "; ".join(f"{p.name} {p.verdict}" for p in data.platforms) or "—"
-        self.kv(
-            [
-                ("Environment", data.environment),
-                ("Gate run", data.run_id),
-                ("Run time (UTC)", data.time),
-                ("Repository commit", data.commit),
-                ("Policy bundle", data.bundle_digest),
-                ("Ledger record", f"#{_s(data.seq)}  {data.record_hash}"),
-                ("Previous record", _s(data.record.get("prev")) if data.record.get("prev") else "— (first record)"),
-                ("Tool / engine", f"{_s(data.record.get('tool'))} / {_s(data.record.get('engine'))}"),
-                ("Exit code", fmt(data.exit_code)),
-                (
-                    "Deployments",
-                    f"{summary.get('subjects', len(data.deployments))} model deployments: {summary.get('passed', 0)} "
-                    f"passed, {summary.get('warned', 0)} warned, {summary.get('denied', 0)} denied",
-                ),
-                ("Platform", platform),
-                ("Findings", f"{counts['deny']} deny, {counts['warn']} warn, {counts['waived']} waived"),
-            ],
-            110,
-            mono=("Policy bundle", "Ledger record", "Previous record"),
-        )
-        w.y -= 16
-        w.paragraph(
-            "This report is rendered from one record of the mlgate ledger and shows exactly what the gate decided "
-            "in that run: its decisions, the gate input of every deployment and the sha256 of every evidence file. "
-            "mlgate verify checks the signature, that the report matches its ledger record, that the ledger chain "
-            "holds and that the evidence files are unchanged (see the appendix).",
-            BODY, 7.5, MUTED,
-        )  # fmt: skip
-        w.new_page()
-
     def contents(self) -> None:
         w = self.w
         self.heading("Contents", 15.0, "contents", 0)
@@ -315,551 +232,20 @@ class _Report:
             w.link(key, MARGIN, w.y, PAGE_W - MARGIN, w.y + 11)
         w.new_page()
 
-    def summary(self) -> None:
-        w, data = self.w, self.data
-        concerns = data.concerns
-        self.heading("Executive summary", 15.0, "summary", 0)
-        summary, counts = data.summary, data.level_counts()
-        w.paragraph(
-            f"{summary.get('subjects', len(data.deployments))} model deployments in {data.environment}: "
-            f"{summary.get('passed', 0)} passed, {summary.get('warned', 0)} warned, {summary.get('denied', 0)} denied; "
-            f"{counts['deny']} deny, {counts['warn']} warn and {counts['waived']} waived findings in all. A cell shows "
-            "the strongest unwaived finding of that concern (deny over warn), waived when every finding of it is "
-            "waived, and — where the concern does not apply to the subject.",
-            after=6,
-        )
-        totals = {c: {"deny": 0, "warn": 0, "waived": 0} for c in concerns}
-        for d in data.decisions:
-            totals.setdefault(concern_of(d), {"deny": 0, "warn": 0, "waived": 0})[_level(d)] += 1
-        rows: list[Row] = []
-        for c in concerns:
-            applicable = [s for s in data.subjects if s.cells.get(c) != "n/a"]
-            passing = sum(1 for s in applicable if s.cells.get(c) in ("pass", "waived"))
-            t = totals[c]
-            rows.append(Row([c, str(t["deny"]), str(t["warn"]), str(t["waived"]), f"{passing} of {len(applicable)}"]))
-        rows.append(
-            Row(
-                ["all", str(counts["deny"]), str(counts["warn"]), str(counts["waived"]), ""],
-                fill=colors.HexColor("#f6f8fa"),
-            )
-        )
-        w.table(
-            (Col(90), Col(50, align="right"), Col(50, align="right"), Col(50, align="right"), Col(90, align="right")),
-            rows,
-            ["Concern", "deny", "warn", "waived", "subjects passing"],
-        )
-        status_w, count_w = 37.0, 31.0
-        name_w = BODY_W - 44 - 42 - status_w * len(concerns) - 3 * count_w
-        cols = [Col(name_w), Col(44), Col(42)] + [Col(status_w, size=6.5)] * len(concerns)
-        cols += [Col(count_w, align="right")] * 3
-        table: list[Row] = []
-        verdict_cell = {"passed": "pass", "warned": "warn", "denied": "deny"}
-        for subject in data.subjects:
-            levels = [_level(d) for d in subject.decisions]
-            cells = [subject.cells.get(c, "n/a") for c in concerns]
-            fills = {3 + i: STATUS_FILL[c] for i, c in enumerate(cells) if c in STATUS_FILL}
-            if subject.verdict in verdict_cell:
-                fills[2] = STATUS_FILL[verdict_cell[subject.verdict]]
-            risk = subject.model.get("riskTier") or ("platform" if subject.kind != "deployment" else "—")
-            table.append(
-                Row(
-                    [
-                        subject.name,
-                        str(risk),
-                        subject.verdict,
-                        *["—" if c == "n/a" else c for c in cells],
-                        str(levels.count("deny")),
-                        str(levels.count("warn")),
-                        str(levels.count("waived")),
-                    ],
-                    fills=fills,
-                )
-            )
-        w.table(cols, table, ["Model deployment", "Risk", "Verdict", *concerns, "deny", "warn", "waived"])
-        w.new_page()
-
-    def models(self) -> None:
-        w, data = self.w, self.data
-        self.heading("Model deployments", 15.0, "models", 0)
-        w.paragraph(
-            f"One section per model deployment of {data.environment}: identity and risk tier, deployment topology, "
-            "fairness, lineage, data handling and the gate's decisions with their controls and waivers."
-        )
-        for index, subject in enumerate(data.deployments):
-            self.model(subject, index)
-        w.new_page()
-
-    def model(self, subject: SubjectView, index: int) -> None:
-        w = self.w
-        prefix = f"m{index}"
-        w.ensure(220)
-        self.heading(subject.title, 12.0, prefix, 1)
-        owner = subject.model.get("owner")
-        w.paragraph(
-            f"{_s(subject.model.get('riskTier'))} risk · owner {_s(owner)} · verdict {subject.verdict}",
-            BODY,
-            7.5,
-            MUTED,
-        )
-        self.identity(subject, prefix)
-        self.topology(subject, prefix)
-        self.fairness(subject, prefix)
-        self.lineage(subject, prefix)
-        self.data_handling(subject, prefix)
-        self.decisions(subject.decisions, f"{prefix}-dec")
-        w.y -= 8
-
-    def identity(self, subject: SubjectView, prefix: str) -> None:
-        model = subject.model
-        resources = model.get("resources") or {}
-        scaling = model.get("autoscaling") or {}
-        batching = model.get("batching") or {}
-        rows: list[tuple[str, str | Sequence[Span]]] = [("Model", _s(model.get("name")))]
-        if model.get("displayName"):
-            rows.append(("Display name", _s(model.get("displayName"))))
-        rows += [
-            ("Owner", _s(model.get("owner"))),
-            ("Risk tier", _s(model.get("riskTier"))),
-            ("Purpose", _s(model.get("purpose"))),
-            ("Serving", f"{_s(model.get('framework'))}, protocol {_s(model.get('protocol'))}"),
-            (
-                "Resources",
-                f"cpu {_s(resources.get('cpu'))}, memory {_s(resources.get('memory'))}, gpu {resources.get('gpu', 0)}; "
-                f"replicas {_s(scaling.get('minReplicas'))} to {_s(scaling.get('maxReplicas'))} on "
-                f"{_s(scaling.get('metric'))} {_s(scaling.get('target'))}"
-                + (
-                    f"; batching {batching.get('maxBatchSize')} / {batching.get('maxLatencyMs')} ms" if batching else ""
-                ),
-            ),
-            ("Spec file", _s(model.get("file"))),
-            ("Input digest", _s(subject.digest)),
-        ]
-        self.heading("Identity and risk tier", 9.5, f"{prefix}-id", 2)
-        self.kv(rows, mono=("Input digest",))
-
-    def topology(self, subject: SubjectView, prefix: str) -> None:
-        w = self.w
-        deployment = subject.deployment
-        traffic = deployment.get("traffic") or {}
-        order = [str(v.get("name")) for v in subject.versions if str(v.get("name")) in traffic]
-        order += [str(v) for v in traffic if str(v) not in order]
-        notes: list[str] = []
-        shadow = deployment.get("shadow")
-        if isinstance(shadow, Mapping):
-            notes.append(
-                f"Shadow: {_s(shadow.get('version'))} receives a mirror of {fmt(shadow.get('percent'))}% of requests"
-            )
-        ab = deployment.get("abTest")
-        if isinstance(ab, Mapping):
-            routes = ", ".join(f"{k} → {v}" for k, v in (ab.get("routes") or {}).items())
-            notes.append(f"A/B test on header {_s(ab.get('header'))}: {routes}")
-        self.heading("Deployment topology", 9.5, f"{prefix}-topo", 2)
-        self.kv(
-            [
-                ("Regions (spec)", ", ".join(str(r) for r in deployment.get("regions") or ()) or "—"),
-                ("Regions (plan)", ", ".join(subject.planned_regions) or "— (nothing planned)"),
-            ]
-        )
-        if order:
-            w.ensure(48)
-            w.paragraph("Traffic split", BOLD, 7.5, INK, after=0)
-            traffic_bar(w, [(v, float(traffic[v])) for v in order], notes)
-        rows = [
-            Row(
-                [
-                    _s(v.get("name")),
-                    "newest" if v.get("newest") else _s(v.get("position")),
-                    fmt(bool(v.get("deployed"))),
-                    fmt(v.get("weight")),
-                    [(_s(v.get("digest")), MONO)],
-                    _s(v.get("storageUri")),
-                ]
-            )
-            for v in subject.versions
-        ]
-        w.table(
-            (Col(38), Col(36), Col(38), Col(34), Col(178, size=6.5), Col(BODY_W - 324)),
-            rows,
-            ["Version", "Position", "Deployed", "Weight", "Artifact digest", "Storage URI"],
-        )
-
-    def fairness(self, subject: SubjectView, prefix: str) -> None:
-        w = self.w
-        limits = self.data.thresholds(str(subject.model.get("riskTier") or ""))
-        self.heading("Fairness", 9.5, f"{prefix}-fair", 2)
-        for version in subject.shown_versions():
-            name = _s(version.get("name"))
-            evidence = subject.evidence(version, "fairness")
-            if evidence is None:
-                entry = (version.get("evidence") or {}).get("fairness")
-                state = (
-                    "no fairness evidence is named"
-                    if not entry
-                    else f"the evidence file {entry.get('file')} is missing"
-                )
-                w.paragraph(f"Version {name}: {state}.", BODY, 8)
-                continue
-            dataset = evidence.get("dataset") or {}
-            perf = ", ".join(f"{k} {fmt(v)}" for k, v in (evidence.get("performance") or {}).items()) or "—"
-            w.paragraph(
-                f"Version {name}: {_s(dataset.get('rows'))} rows of {_s(dataset.get('uri'))}, label "
-                f"{_s(evidence.get('label'))} (favorable {_s(evidence.get('favorable'))}), generated "
-                f"{_s(evidence.get('generatedAt'))} by {_s(evidence.get('tool'))}; {perf}.",
-                BODY, 7.5,
-            )  # fmt: skip
-            for feature, metrics in (evidence.get("features") or {}).items():
-                if isinstance(metrics, Mapping):
-                    self.feature(str(feature), metrics, limits)
-        if limits == FairnessThresholds():
-            w.paragraph("The record carries no thresholds: the limits are not drawn.", BODY, 7, MUTED)
-
-    def feature(self, feature: str, metrics: Mapping[str, Any], limits: FairnessThresholds) -> None:
-        w = self.w
-        intervals = metrics.get("intervals") or {}
-        groups_in = [(str(g), v) for g, v in (metrics.get("groups") or {}).items() if isinstance(v, Mapping)][:40]
-        # keep the metric table and the figure of a feature on one page
-        w.ensure(min(w.top - w.bottom, 70 + (figure_height(len(groups_in), 2, 2) if groups_in else 0)))
-
-        def number(value: Any) -> float | None:
-            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-        cells: list[str] = []
-        inks: dict[int, Any] = {}
-        for index, (key, limit, upper) in enumerate(
-            (
-                ("demographicParityDifference", limits.max_dp_difference, True),
-                ("demographicParityRatio", limits.min_dp_ratio, False),
-                ("equalizedOddsDifference", limits.max_eo_difference, True),
-            )
-        ):
-            value = number(metrics.get(key))
-            bound = intervals.get(key)
-            text = fmt(value)
-            if isinstance(bound, list) and len(bound) == 2:
-                text += f"  (95% interval [{fmt(bound[0])}, {fmt(bound[1])}])"
-            if value is not None and limit is not None:
-                inside = value <= limit if upper else value >= limit
-                text += f"\nlimit {'≤' if upper else '≥'} {fmt(limit)}: {'within' if inside else 'OUTSIDE'}"
-                if not inside:
-                    inks[index] = RED
-            cells.append(text)
-        w.paragraph(f"Sensitive feature: {feature}", BOLD, 8, INK, after=1)
-        third = BODY_W / 3
-        w.table(
-            (Col(third), Col(third), Col(third)),
-            [Row(cells, inks=inks)],
-            ["Demographic parity difference", "Demographic parity ratio", "Equalized odds difference"],
-            after=3,
-        )
-        if not groups_in:
-            return
-        minimum = limits.min_group_size
-        groups = [
-            GroupRow(
-                g,
-                v["n"] if isinstance(v.get("n"), int) else None,
-                minimum is not None and isinstance(v.get("n"), int) and v["n"] < minimum,
-            )
-            for g, v in groups_in
-        ]
-        rates = [number(v.get("selectionRate")) for _, v in groups_in]
-        tprs = [number(v.get("tpr")) for _, v in groups_in]
-        fprs = [number(v.get("fpr")) for _, v in groups_in]
-        rate_lines: list[Threshold] = []
-        known = [r for r in rates if r is not None]
-        if known and limits.max_dp_difference is not None:
-            rate_lines.append(Threshold(max(known) - limits.max_dp_difference, "highest rate - max parity difference"))
-        if known and limits.min_dp_ratio is not None:
-            rate_lines.append(
-                Threshold(max(known) * limits.min_dp_ratio, "highest rate x min parity ratio", AMBER, (1.0, 1.5))
-            )
-        odds_lines: list[Threshold] = []
-        tpr_known = [t for t in tprs if t is not None]
-        fpr_known = [f for f in fprs if f is not None]
-        if limits.max_eo_difference is not None and tpr_known:
-            odds_lines.append(
-                Threshold(max(tpr_known) - limits.max_eo_difference, "TPR floor: highest - max odds difference")
-            )
-        if limits.max_eo_difference is not None and fpr_known:
-            odds_lines.append(
-                Threshold(
-                    min(fpr_known) + limits.max_eo_difference,
-                    "FPR ceiling: lowest + max odds difference",
-                    AMBER,
-                    (1.0, 1.5),
-                )
-            )
-        fairness_figure(
-            w,
-            groups,
-            (
-                Panel("Selection rate", ("selection rate",), tuple((r,) for r in rates), tuple(rate_lines)),
-                Panel(
-                    "True / false positive rate", ("TPR", "FPR"), tuple(zip(tprs, fprs, strict=True)), tuple(odds_lines)
-                ),
-            ),
-        )
-        if any(g.small for g in groups):
-            w.paragraph(f"* fewer than {minimum} rows: below the environment's minimum group size.", BODY, 7, MUTED)
-
-    def lineage(self, subject: SubjectView, prefix: str) -> None:
-        w = self.w
-        self.heading("Lineage", 9.5, f"{prefix}-lin", 2)
-        for version in subject.shown_versions():
-            name = _s(version.get("name"))
-            evidence = subject.evidence(version, "lineage")
-            if evidence is None:
-                entry = (version.get("evidence") or {}).get("lineage")
-                state = (
-                    "no lineage evidence is named" if not entry else f"the evidence file {entry.get('file')} is missing"
-                )
-                w.paragraph(f"Version {name}: {state}.", BODY, 8)
-                continue
-            artifact = evidence.get("artifact") or {}
-            training = evidence.get("training") or {}
-            spec = version.get("digest")
-            match = "matches the spec" if artifact.get("digest") == spec else f"DIFFERS from the spec's {_s(spec)}"
-            datasets = "\n".join(
-                f"{_s(d.get('name'))} ({_s(d.get('role'))}; {', '.join(d.get('categories') or []) or '—'}; "
-                f"{_s(d.get('residency'))}): {_s(d.get('uri'))} {_s(d.get('digest'))}"
-                for d in evidence.get("datasets") or []
-                if isinstance(d, Mapping)
-            )
-            approvals = "\n".join(
-                f"{_s(a.get('role'))}: {_s(a.get('by'))} at {_s(a.get('at'))}"
-                for a in evidence.get("approvals") or []
-                if isinstance(a, Mapping)
-            )
-            parent = evidence.get("parent") or {}
-            w.paragraph(
-                f"Version {name}: artifact → training run → datasets → code commit → approvals", BOLD, 7.5, INK, after=1
-            )
-            self.kv(
-                [
-                    ("1 Artifact", f"{_s(artifact.get('uri'))}\n{_s(artifact.get('digest'))} — {match}"),
-                    (
-                        "2 Training run",
-                        f"{_s(training.get('runId'))} ({_s(training.get('tracking'))}), "
-                        f"started {_s(training.get('startedAt'))}",
-                    ),
-                    ("3 Datasets", datasets or "none recorded"),
-                    ("4 Code commit", f"{_s(training.get('codeRepo'))} @ {_s(training.get('codeCommit'))}"),
-                    ("5 Approvals", approvals or "none"),
-                    ("Parent", f"{_s(parent.get('model'))}@{_s(parent.get('version'))}" if parent else "—"),
-                ],
-                80,
-            )
-
-    def data_handling(self, subject: SubjectView, prefix: str) -> None:
-        w = self.w
-        handling = subject.model.get("data") or {}
-        logging = handling.get("payloadLogging") or {}
-        env = self.data.record.get("thresholds")
-        limit = env.get("maxRetentionDays") if isinstance(env, Mapping) else None
-        if logging.get("enabled"):
-            redact = ", ".join(str(r) for r in logging.get("redact") or ()) or "nothing"
-            days = logging.get("retentionDays")
-            log_text = (
-                f"enabled, mode {_s(logging.get('mode') or 'all')}; redacts {redact}; retention "
-                f"{days if days is not None else 'unbounded'} days"
-                + (f" (environment limit {limit})" if limit is not None else "")
-            )
-        else:
-            log_text = "disabled"
-        self.heading("Data handling", 9.5, f"{prefix}-data", 2)
-        self.kv(
-            [
-                ("Categories", ", ".join(str(c) for c in handling.get("categories") or ()) or "—"),
-                ("Legal basis", _s(handling.get("legalBasis"))),
-                ("Residency", ", ".join(str(r) for r in handling.get("residency") or ()) or "—"),
-                ("Payload logging", log_text),
-            ]
-        )
-        spec_regions = {str(r) for r in subject.deployment.get("regions") or ()}
-        rows = [
-            Row(
-                [region, fmt(region in spec_regions), fmt(planned), fmt(inside)],
-                inks={3: RED} if planned and not inside else {},
-            )
-            for region, planned, inside in subject.residency_rows()
-        ]
-        if rows:
-            w.table(
-                (Col(110), Col(70), Col(70), Col(90)), rows, ["Region", "In the spec", "Planned", "Inside residency"]
-            )
-
-    def decisions(self, decisions: Sequence[Mapping[str, Any]], key: str) -> None:
-        w = self.w
-        self.heading("Decisions", 9.5, key, 2, keep=30)
-        if not decisions:
-            w.paragraph("No findings: every policy passed.", BODY, 8)
-            return
-        rows: list[Row] = []
-        for d in decisions:
-            rule = self.data.rule(str(d.get("id"))) or {}
-            finding: list[Span] = []
-            if rule.get("title"):
-                finding.append((str(rule["title"]), BOLD))
-            finding.append((_s(d.get("msg")), BODY))
-            waiver = d.get("waiver")
-            if isinstance(waiver, Mapping):
-                finding.append(
-                    (
-                        f"Waived: {_s(waiver.get('reason'))} — owner {_s(waiver.get('owner'))}, approved by "
-                        f"{_s(waiver.get('approvedBy'))}, expires {_s(waiver.get('expires'))}",
-                        BOLD,
-                    )
-                )
-            where = "\n".join(str(x) for x in (d.get("version"), d.get("region"), d.get("resource")) if x) or "—"
-            level = _level(d)
-            rows.append(
-                Row(
-                    [_s(d.get("id")), level, where, finding, "\n".join(str(c) for c in d.get("controls") or ()) or "—"],
-                    fills={1: STATUS_FILL.get(level, STATUS_FILL["waived"])},
-                )
-            )
-        w.table(
-            (Col(62), Col(34), Col(52), Col(BODY_W - 62 - 34 - 52 - 122), Col(122)),
-            rows,
-            ["Id", "Level", "Where", "Finding", "Controls"],
-        )
-
-    def platform(self) -> None:
-        w, data = self.w, self.data
-        self.heading("Platform", 15.0, "platform", 0)
-        if not data.platforms:
-            w.paragraph("The record holds no platform document.")
-        for index, subject in enumerate(data.platforms):
-            doc = subject.document
-            env = doc.get("environment") or {}
-            self.kv(
-                [
-                    ("Subject", subject.name),
-                    ("Verdict", subject.verdict),
-                    ("Regions", ", ".join(str(r) for r in env.get("regions") or ()) or "—"),
-                    ("Deployments", str(len(doc.get("deployments") or ()))),
-                    ("Planned resources", fmt(doc.get("resourceCount"))),
-                    ("Input digest", _s(subject.digest)),
-                ],
-                mono=("Input digest",),
-            )
-            self.decisions(subject.decisions, f"platform-{index}-dec")
-        w.new_page()
-
-    def catalogue(self) -> None:
-        w, data = self.w, self.data
-        self.heading("Appendix", 15.0, "appendix", 0)
-        self.heading("Policy catalogue and control mapping", 12.0, "catalogue", 1)
-        w.paragraph(
-            "Every rule the policy bundle enforced in this run, with its level and severity and the controls it "
-            "implements in the EU AI Act, the NIST AI Risk Management Framework and ISO/IEC 42001."
-        )
-        frameworks = list(FRAMEWORKS)
-        others = sorted({k for r in data.rules for k in (r.get("controls") or {})} - set(frameworks))
-        fw_w = (BODY_W - 170) / (len(frameworks) + len(others))
-        rows: list[Row] = []
-        for rule in sorted(data.rules, key=lambda r: str(r.get("id"))):
-            controls = rule.get("controls") or {}
-            head: list[Span] = [
-                (f"{_s(rule.get('id'))} {_s(rule.get('title'))}", BOLD),
-                (f"{_s(rule.get('level'))}, severity {_s(rule.get('severity'))}, {_s(rule.get('package'))}", BODY),
-            ]
-            rows.append(Row([head, *["\n".join(controls.get(f) or ()) or "—" for f in frameworks + others]]))
-        w.table(
-            [Col(170)] + [Col(fw_w)] * (len(frameworks) + len(others)),
-            rows,
-            ["Rule", *[FRAMEWORKS[f] for f in frameworks], *others],
-        )
-
-    def waivers(self) -> None:
-        w, data = self.w, self.data
-        self.heading("Waivers", 12.0, "waivers", 1)
-        if not data.waivers:
-            w.paragraph("No waivers were loaded for this run.")
-            return
-        used = {
-            (str(v.get("policy")), str(v.get("subject")), str(v.get("expires")))
-            for d in data.decisions
-            if isinstance(v := d.get("waiver"), Mapping)
-        }
-        rows = [
-            Row(
-                [
-                    _s(v.get("policy")),
-                    _s(v.get("subject")),
-                    _s(v.get("reason")),
-                    f"{_s(v.get('owner'))}\n{_s(v.get('approvedBy'))}",
-                    _s(v.get("expires")),
-                    "yes" if (str(v.get("policy")), str(v.get("subject")), str(v.get("expires"))) in used else "no",
-                ]
-            )
-            for v in data.waivers
-        ]
-        w.table(
-            (Col(52), Col(95), Col(160), Col(105), Col(50), Col(BODY_W - 462)),
-            rows,
-            ["Policy", "Subject", "Reason", "Owner / approved by", "Expires", "Applied"],
-        )
-
-    def manifest(self) -> None:
-        w, data = self.w, self.data
-        self.heading("Evidence manifest", 12.0, "manifest", 1)
-        w.paragraph(
-            "Every evidence file the decisions were made on, pinned by the sha256 of its bytes (as sha256sum prints "
-            "it). A file that changed since the run fails mlgate verify."
-        )
-        rows = [
-            Row(
-                [
-                    f"{_s(pin.get('subject'))} {_s(pin.get('version'))}",
-                    _s(pin.get("kind")),
-                    [
-                        (_s(pin.get("file")), BODY),
-                        (_s(pin.get("sha256")) if pin.get("sha256") else "(missing when judged)", MONO),
-                    ],
-                ]
-            )
-            for pin in data.evidence
-        ]
-        if rows:
-            w.table(
-                (Col(130), Col(45), Col(BODY_W - 175, size=6.5)), rows, ["Subject / version", "Kind", "File / sha256"]
-            )
-        else:
-            w.paragraph("No evidence files.")
-
-    def how_to_verify(self) -> None:
-        w, data = self.w, self.data
-        self.heading("How to verify this report", 12.0, "verify", 1)
-        for text in (
-            f"This report was rendered from ledger record #{_s(data.seq)} (run {data.run_id}) whose hash is "
-            f"{data.record_hash}.",
-            "mlgate verify report.pdf --key signer.pub checks, naming whatever fails: (1) the detached signature "
-            "report.pdf.sig over the sha256 of the whole file; (2) the signature embedded in the PDF (an incremental "
-            "update appended to the unsigned report) over the sha256 of the unsigned report, made with the key whose "
-            "fingerprint --key pins; (3) that rendering the ledger run again yields the unsigned report byte for "
-            "byte, so the report states exactly what the ledger recorded; (4) that the ledger's hash chain holds and "
-            "the record's hash is the one the report names; (5) that every evidence file of the manifest still has "
-            "its pinned sha256.",
-            "Without mlgate: the signed message is the ASCII text sha256:<hex> of the signed bytes (the whole file "
-            "for the .sig; its first MlgateSignedLength bytes for the embedded signature). Check it with any Ed25519 "
-            "implementation, e.g. openssl pkeyutl -verify -rawin -pubin -inkey signer.pub. A key's fingerprint is "
-            "sha256: and the sha256 of its 32 raw public key bytes. Evidence digests are sha256 of the file bytes.",
-            "Reports are reproducible: the same ledger run and the same SOURCE_DATE_EPOCH (by default the run's own "
-            "time) give the same bytes.",
-        ):
-            w.paragraph(text, after=5)
-
     def render(self) -> None:
-        self.cover()
+        """The document in build order; the cover has no heading, so it is bookmarked here."""
+        self.w.c.bookmarkPage("cover")
+        self.w.c.addOutlineEntry("Cover", "cover", 0)
+        self.last_level = 0
+        cover(self)
         self.contents()
-        self.summary()
-        self.models()
-        self.platform()
-        self.catalogue()
-        self.waivers()
-        self.manifest()
-        self.how_to_verify()
+        summary(self)
+        deployments(self)
+        platform(self)
+        catalogue(self)
+        waivers(self)
+        manifest(self)
+        how_to_verify(self)
 
 
 def render_pdf(record: Mapping[str, Any], *, built: int | None = None) -> bytes:
@@ -872,7 +258,7 @@ def render_pdf(record: Mapping[str, Any], *, built: int | None = None) -> bytes:
         "MlgateReportFormat": REPORT_FORMAT,
         "MlgateRunId": data.run_id,
         "MlgateEnvironment": data.environment,
-        "MlgateLedgerSeq": _s(data.seq),
+        "MlgateLedgerSeq": dash(data.seq),
         "MlgateLedgerHash": data.record_hash,
         "MlgatePolicyBundle": data.bundle_digest,
         "MlgateBuilt": iso(epoch),
