@@ -23,6 +23,9 @@ demo: install
 	@# verdict here; only exit 2 (bad input, engine error) fails the demo.
 	@code=0; $(BIN)/mlgate check --env $(ENV) --plan plan.$(ENV).json || code=$$?; \
 	echo "mlgate check exit code: $$code"; [ $$code -ne 2 ]
+	@# The check recorded its run in .mlgate/ledger.db: render it for an auditor and prove the chain holds.
+	$(BIN)/mlgate report --env $(ENV) --out report.$(ENV).pdf
+	$(BIN)/mlgate ledger verify
 
 test: install
 	$(BIN)/pytest
@@ -33,4 +36,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) plan.*.json
+	rm -rf $(VENV) plan.*.json report.*.pdf
