@@ -111,3 +111,11 @@ def staging_plan(plans: dict[str, Plan]) -> Plan:
 @pytest.fixture(scope="session")
 def prod_plan(plans: dict[str, Plan]) -> Plan:
     return plans["prod"]
+
+
+@pytest.fixture(scope="session")
+def prod_plan_path(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> Path:
+    """The prod plan as a file, for ``mlgate check --plan`` (no capture per test)."""
+    path = tmp_path_factory.mktemp("plans") / "plan.prod.json"
+    path.write_text(prod_plan.dumps(), encoding="utf-8")
+    return path

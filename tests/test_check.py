@@ -20,17 +20,9 @@ from compliance.cli import main
 from compliance.errors import EngineError
 from compliance.gate.bundle import PolicyBundle
 from compliance.gate.engine import RegorusEngine
-from compliance.plan.model import Plan
 
 NOW = "2026-11-25T12:00:00Z"
 Edit = Callable[[Path, str, str], Path]
-
-
-@pytest.fixture(scope="module")
-def prod_plan_path(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> Path:
-    path = tmp_path_factory.mktemp("plans") / "plan.prod.json"
-    path.write_text(prod_plan.dumps(), encoding="utf-8")
-    return path
 
 
 def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -17,18 +17,10 @@ import pytest
 from compliance.cli import main
 from compliance.evidence.artifacts import artifact_digest
 from compliance.evidence.pins import EvidencePin, compare_pins, load_pinned
-from compliance.plan.model import Plan
 
 NOW = "2026-11-25T12:00:00Z"
 Edit = Callable[[Path, str, str], Path]
 FAIRNESS = "evidence/product-recs/v12/fairness.json"
-
-
-@pytest.fixture(scope="module")
-def prod_plan_path(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> Path:
-    path = tmp_path_factory.mktemp("plans") / "plan.prod.json"
-    path.write_text(prod_plan.dumps(), encoding="utf-8")
-    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

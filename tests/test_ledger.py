@@ -37,13 +37,6 @@ NOW = "2026-11-25T12:00:00Z"
 WRITER = Path(__file__).with_name("ledger_writer.py")
 
 
-@pytest.fixture(scope="module")
-def prod_plan_path(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> Path:
-    path = tmp_path_factory.mktemp("plans") / "plan.prod.json"
-    path.write_text(prod_plan.dumps(), encoding="utf-8")
-    return path
-
-
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
