@@ -220,7 +220,7 @@ def add_evidence_commands(commands: Any) -> None:
     fairness.add_argument("--model", required=True, metavar="NAME", help="model name")
     fairness.add_argument("--version", required=True, metavar="V", help="model version")
     source = fairness.add_mutually_exclusive_group(required=True)
-    source.add_argument("--predictions", metavar="FILE", help="offline predictions: CSV, or Parquet (needs pyarrow)")
+    source.add_argument("--predictions", metavar="FILE", help="offline predictions: CSV or Parquet")
     source.add_argument(
         "--endpoint", metavar="URL", help="base URL of a live KServe V2 model server, e.g. http://127.0.0.1:8080"
     )
@@ -310,9 +310,7 @@ def add_evidence_commands(commands: Any) -> None:
     )
     data.add_argument("--model", required=True, metavar="NAME", help="model name")
     data.add_argument("--version", required=True, metavar="V", help="model version")
-    data.add_argument(
-        "--dataset", required=True, action="append", metavar="FILE", help="CSV, or Parquet (needs pyarrow); repeatable"
-    )
+    data.add_argument("--dataset", required=True, action="append", metavar="FILE", help="CSV or Parquet; repeatable")
     data.add_argument(
         "--sample", type=int, default=10_000, metavar="N", help="rows sampled per dataset (default 10000)"
     )
