@@ -248,6 +248,10 @@ class Fake(http.server.ThreadingHTTPServer):
         self.mode = mode
         self.requests: list[dict[str, Any]] = []
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a request the client abandoned (dropped or retried connection) must not print a traceback
+        into the stderr the tests read (the client's one error line)."""
+
 
 class FakeHandler(http.server.BaseHTTPRequestHandler):
     server: Fake
