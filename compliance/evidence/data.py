@@ -163,8 +163,9 @@ def build_data_evidence(request: DataRequest) -> dict[str, Any]:
     """
     from pydantic import ValidationError
 
+    from compliance.evidence.artifacts import artifact_digest
     from compliance.evidence.formats import DataEvidence
-    from compliance.evidence.tables import file_digest, sample_table
+    from compliance.evidence.tables import sample_table
 
     _check_request(request)
     datasets: list[dict[str, Any]] = []
@@ -180,7 +181,7 @@ def build_data_evidence(request: DataRequest) -> dict[str, Any]:
         datasets.append(
             {
                 "uri": str(path),
-                "digest": file_digest(path),
+                "digest": artifact_digest(path),
                 "rows": table.rows,
                 "sampled": len(table.sample),
                 "columns": columns,

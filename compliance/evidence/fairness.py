@@ -295,8 +295,8 @@ def fairness_evidence_from_arrays(
     from pydantic import ValidationError
     from sklearn.metrics import roc_auc_score
 
+    from compliance.evidence.artifacts import artifact_digest
     from compliance.evidence.formats import FairnessEvidence
-    from compliance.evidence.tables import file_digest
 
     _check_request(request)
     path = source
@@ -333,7 +333,7 @@ def fairness_evidence_from_arrays(
         "kind": "FairnessEvidence",
         "model": request.model,
         "version": request.version,
-        "dataset": {"uri": request.dataset_uri or str(path), "digest": file_digest(path), "rows": len(table)},
+        "dataset": {"uri": request.dataset_uri or str(path), "digest": artifact_digest(path), "rows": len(table)},
         "label": request.label,
         "favorable": request.favorable,
         "generatedAt": generated,

@@ -1,11 +1,10 @@
-"""Tabular inputs of evidence commands: read CSV or Parquet columns, hash the file.
+"""Tabular inputs of evidence commands: read CSV or Parquet columns, or a sample of every column.
 
 pandas (and pyarrow for Parquet) are imported here, so import this module only inside a command.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,19 +15,10 @@ from compliance.errors import EvidenceError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SampledTable", "file_digest", "read_table", "sample_table"]
+__all__ = ["SampledTable", "read_table", "sample_table"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CHUNK_ROWS = 100_000
-
-
-def file_digest(path: Path) -> str:
-    """``sha256:<hex>`` of the file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def _read_error(path: Path, exc: Exception) -> Exception:
