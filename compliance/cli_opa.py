@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_engine_flags", "add_export_commands", "add_opa_commands", "engine_name", "opa_settings"]
 
-from compliance.cli_common import EXIT_OK
+from compliance.cli_common import EXIT_OK, project_root
 
 
 def _seconds(value: str) -> float:
@@ -73,11 +73,10 @@ def opa_settings(args: argparse.Namespace) -> OpaSettings:
 
 
 def cmd_opa_push(args: argparse.Namespace) -> int:
-    from compliance._internal.project import find_project_root
     from compliance.gate.bundle import PolicyBundle
     from compliance.gate.opa import OpaEngine
 
-    policies = Path(args.policies) if args.policies else find_project_root() / "policies"
+    policies = Path(args.policies) if args.policies else project_root(args) / "policies"
     bundle = PolicyBundle.load(policies)
     engine = OpaEngine(bundle, opa_settings(args))
     try:
@@ -107,11 +106,9 @@ def add_opa_commands(commands: Any) -> None:
 
 
 def cmd_export_gatekeeper(args: argparse.Namespace) -> int:
-    from compliance._internal.project import find_project_root
     from compliance.gate.gatekeeper import export_gatekeeper
 
-    root = find_project_root() if not args.policies else None
-    policies = Path(args.policies) if args.policies else (root or Path.cwd()) / "policies"
+    policies = Path(args.policies) if args.policies else project_root(args) / "policies"
     written = export_gatekeeper(policies, Path(args.out), environment=args.env)
     for path in written:
         print(path)
@@ -130,7 +127,7 @@ def add_export_commands(commands: Any) -> None:
         description="Write a ConstraintTemplate (templates.gatekeeper.sh/v1) and a Constraint per admission rule "
         "of policies/gatekeeper/ (traffic weights, mutual TLS, GPU limits, labels, deployment mode): the rules "
         "that only need the resource itself, enforced again at cluster admission. Thresholds come from "
-        "policies/data.json for ENV. Needs Gatekeeper 3.17 or later (Rego v1 templates).",
+        "policies/data.json for ENV. Needs Gatekeeper 3.15 or later (Rego v1 templates).",
     )
     gatekeeper.add_argument("--out", default="gatekeeper", metavar="DIR", help="output directory (default: gatekeeper)")
     gatekeeper.add_argument("--policies", metavar="DIR", help="policy directory (default: policies/)")
