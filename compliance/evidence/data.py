@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from compliance.evidence.detectors import (
     hint_for,
     parse_age,
 )
+from compliance.evidence.formats import RFC3339_TIME, tool
 
 __all__ = [
     "VALUE_THRESHOLD",
@@ -48,16 +48,6 @@ VALUE_THRESHOLD = 0.8
 DEFAULT_SAMPLE = 10_000
 # Markers that mean "no value" in exported tables; they do not count as values.
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "nil", "?", "-", "--", "nat", "<na>"})
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-
-
-def _tool() -> str:
-    from importlib import metadata
-
-    try:
-        return f"mlgate {metadata.version('mlgate')}"
-    except metadata.PackageNotFoundError:
-        return "mlgate 0.1.0"
 
 
 # ---------------------------------------------------------------------------------------------- columns
@@ -147,7 +137,7 @@ def _check_request(request: DataRequest) -> None:
         raise UsageError("give one or more datasets", field="--dataset")
     if request.sample < 1:
         raise UsageError(f"the sample size must be 1 or more, not {request.sample}", field="--sample")
-    if request.generated_at is not None and not RFC3339.match(request.generated_at):
+    if request.generated_at is not None and not RFC3339_TIME.match(request.generated_at):
         raise UsageError(
             f"{request.generated_at!r} is not an RFC 3339 time like 2026-11-25T10:00:00Z", field="--generated-at"
         )
@@ -193,7 +183,7 @@ def build_data_evidence(request: DataRequest) -> dict[str, Any]:
         "model": request.model,
         "version": request.version,
         "generatedAt": request.generated_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tool": _tool(),
+        "tool": tool(),
         "sampling": {"method": "seeded-uniform", "size": request.sample, "seed": request.seed},
         "datasets": datasets,
         "categories": sorted(found) or ["none"],

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compliance.errors import EvidenceError, UsageError
+from compliance.evidence.formats import RFC3339_TIME, tool
 
 if TYPE_CHECKING:
     from compliance.evidence.endpoint import Endpoint
@@ -53,7 +52,6 @@ __all__ = [
 ]
 
 METRICS = ("demographicParityDifference", "demographicParityRatio", "equalizedOddsDifference")
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -81,13 +79,6 @@ class FairnessRequest:
     endpoint: Endpoint | None = None
 
 
-def _tool() -> str:
-    try:
-        return f"mlgate {metadata.version('mlgate')}"
-    except metadata.PackageNotFoundError:
-        return "mlgate 0.1.0"
-
-
 def _check_request(request: FairnessRequest) -> None:
     if (request.prediction is None) == (request.score is None):
         raise UsageError("give exactly one of --prediction COL and --score COL", field="--prediction/--score")
@@ -99,7 +90,7 @@ def _check_request(request: FairnessRequest) -> None:
         raise UsageError("the number of resamples must be 0 (no intervals) or more", field="--bootstrap")
     if not np.isfinite(request.threshold):
         raise UsageError("the threshold must be a finite number", field="--threshold")
-    if request.generated_at is not None and not RFC3339.match(request.generated_at):
+    if request.generated_at is not None and not RFC3339_TIME.match(request.generated_at):
         raise UsageError(
             f"{request.generated_at!r} is not an RFC 3339 time like 2026-11-25T10:00:00Z", field="--generated-at"
         )
@@ -337,7 +328,7 @@ def fairness_evidence_from_arrays(
         "label": request.label,
         "favorable": request.favorable,
         "generatedAt": generated,
-        "tool": _tool(),
+        "tool": tool(),
         "performance": performance,
         "features": features,
     }

@@ -6,6 +6,8 @@ checked here first, and a malformed one stops the gate with an error naming file
 
 from __future__ import annotations
 
+import re
+from importlib import metadata
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -13,11 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from compliance.spec.model import DataCategory
 from compliance.spec.types import Digest
 
-__all__ = ["DataEvidence", "FairnessEvidence", "LineageEvidence"]
+__all__ = ["RFC3339_TIME", "DataEvidence", "FairnessEvidence", "LineageEvidence", "tool"]
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+RFC3339_TIME = re.compile(RFC3339)  # what the commands accept for --generated-at, approvals, …
 Timestamp = Annotated[str, StringConstraints(pattern=RFC3339)]
 Unit = Annotated[float, Field(ge=0, le=1, strict=False)]
+
+
+def tool() -> str:
+    """The ``tool`` an evidence file records: ``mlgate <installed version>``."""
+    try:
+        return f"mlgate {metadata.version('mlgate')}"
+    except metadata.PackageNotFoundError:
+        return "mlgate 0.1.0"
 
 
 class _Strict(BaseModel):

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from compliance.errors import EvidenceError, UsageError
+from compliance.evidence.formats import RFC3339_TIME
 
 __all__ = [
     "LineageRequest",
@@ -43,7 +44,6 @@ __all__ = [
     "write_lineage_evidence",
 ]
 
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 SHA256 = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -144,7 +144,7 @@ def approval_from_tag(role: str, value: str, *, where: str) -> dict[str, str]:
 
 
 def _approval(role: str, by: str, at: str, *, where: str, error: type[UsageError | EvidenceError]) -> dict[str, str]:
-    if not RFC3339.match(at):
+    if not RFC3339_TIME.match(at):
         raise error(f"approval time {at!r} is not RFC 3339 like 2026-11-19T12:00:00Z", field=where)
     return {"by": by, "role": role, "at": at}
 
