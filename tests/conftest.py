@@ -7,8 +7,9 @@ Captured plans come from the real Pulumi program under Pulumi's mock engine
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,17 @@ def prod_plan_path(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) ->
     path = tmp_path_factory.mktemp("plans") / "plan.prod.json"
     path.write_text(prod_plan.dumps(), encoding="utf-8")
     return path
+
+
+class FaultyEngine:
+    """Fault injection for the gate: an engine whose every evaluation raises ``outcome`` (an exception) or
+    returns it for every package (what a broken engine might answer)."""
+
+    def __init__(self, outcome: Any, name: str = "fake") -> None:
+        self.outcome = outcome
+        self.name = name
+
+    def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return {package: self.outcome for package in packages}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FaultyEngine
 
 from compliance.errors import EngineError, PolicyError
 from compliance.gate.bundle import PolicyBundle
@@ -162,20 +163,6 @@ def test_warnings_fail_only_with_fail_on_warn(tmp_path: Path) -> None:
     assert result.exit_code(fail_on_warn=True) == 1
 
 
-class FakeEngine:
-    """Stands in for a broken engine: what it returns or raises is the fault being injected."""
-
-    name = "fake"
-
-    def __init__(self, outcome: Any) -> None:
-        self.outcome = outcome
-
-    def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
-        if isinstance(self.outcome, BaseException):
-            raise self.outcome
-        return {package: self.outcome for package in packages}
-
-
 @pytest.mark.parametrize(
     ("outcome", "message"),
     [
@@ -191,7 +178,7 @@ class FakeEngine:
 )
 def test_the_gate_fails_closed_on_any_unclean_result(tmp_path: Path, outcome: Any, message: str) -> None:
     bundle = bundle_with(tmp_path, {"fairness/fairness.rego": RULE})
-    result = run(bundle, [doc(dpd=0.0, n=100)], engine=FakeEngine(outcome))
+    result = run(bundle, [doc(dpd=0.0, n=100)], engine=FaultyEngine(outcome))
     (error,) = result.decisions
     assert (error.id, error.level, error.subject) == ("GATE-ERROR", "deny", "credit-scoring@prod")
     assert message in error.msg
@@ -256,7 +243,7 @@ def test_an_expired_waiver_waives_nothing_and_is_reported(tmp_path: Path) -> Non
 
 def test_a_gate_error_cannot_be_waived(tmp_path: Path) -> None:
     bundle = bundle_with(tmp_path, {"fairness/fairness.rego": RULE})
-    result = run(bundle, [doc()], [waiver(policy="FAIR-002")], engine=FakeEngine(EngineError("down")))
+    result = run(bundle, [doc()], [waiver(policy="FAIR-002")], engine=FaultyEngine(EngineError("down")))
     assert [(d.id, d.waived) for d in result.decisions] == [("GATE-ERROR", False)]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FaultyEngine
 
 from compliance import outputs
 from compliance.errors import EngineError
@@ -154,20 +155,6 @@ def test_waivers_and_their_expiry_apply_after_the_cache(tmp_path: Path) -> None:
     assert sorted((d.id, d.waived) for d in lapsed.decisions) == [("FAIR-002", False), ("GATE-WAIVER-EXPIRED", False)]
 
 
-class Faulty:
-    """Fault injection: an engine that raises, or returns what a broken engine might."""
-
-    name = "embedded"
-
-    def __init__(self, outcome: Any) -> None:
-        self.outcome = outcome
-
-    def evaluate(self, document: Mapping[str, Any], packages: Sequence[str]) -> dict[str, Any]:
-        if isinstance(self.outcome, BaseException):
-            raise self.outcome
-        return {package: self.outcome for package in packages}
-
-
 @pytest.mark.parametrize(
     "outcome",
     [EngineError("down"), RuntimeError("boom"), UNDEFINED, {"deny": "FAIR-002"}, {"deny": [{"id": "FAIR-002"}]}],
@@ -175,7 +162,7 @@ class Faulty:
 def test_errors_and_unclean_values_are_never_cached(tmp_path: Path, outcome: Any) -> None:
     bundle, store = bundle_with(tmp_path), tmp_path / "cache.sqlite3"
     for _ in range(2):
-        engine = cached(bundle, store, Faulty(outcome))
+        engine = cached(bundle, store, FaultyEngine(outcome, name="embedded"))
         (error,) = judge(bundle, [doc(dpd=0.0)], engine).decisions
         assert error.id == "GATE-ERROR"
         assert (engine.stats.hits, engine.stats.stored) == (0, 0)
