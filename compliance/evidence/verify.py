@@ -20,6 +20,7 @@ from compliance.errors import EvidenceError
 from compliance.evidence import EvidenceKind, read_evidence
 from compliance.evidence.pins import EvidencePin, compare_pins
 from compliance.spec.load import Catalog, LoadedModel
+from compliance.spec.model import ModelVersion
 
 __all__ = ["Check", "verify_catalog"]
 
@@ -46,13 +47,12 @@ class Check:
 
 def _version_checks(
     loaded: LoadedModel,
-    index: int,
+    version: ModelVersion,
     root: Path,
     pinned: Mapping[str, str | None] | None,
     artifact: Path | None,
 ) -> list[Check]:
     model = loaded.model
-    version = model.spec.versions[index]
     checks: list[Check] = []
 
     def add(what: str, failure: str | None, ok: str) -> None:
@@ -116,10 +116,10 @@ def verify_catalog(
     for loaded in catalog:
         if environment is not None and environment not in loaded.model.spec.environments:
             continue
-        for index, spec_version in enumerate(loaded.model.spec.versions):
-            artifact = artifacts.pop((loaded.model.name, spec_version.name), None)
-            checks.extend(_version_checks(loaded, index, root, pinned, artifact))
+        for version in loaded.model.spec.versions:
+            artifact = artifacts.pop((loaded.model.name, version.name), None)
+            checks.extend(_version_checks(loaded, version, root, pinned, artifact))
     if artifacts:
-        model, version = next(iter(artifacts))
-        raise EvidenceError(f"--artifact names {model}@{version}, not a version of the catalog", field="--artifact")
+        model, name = next(iter(artifacts))
+        raise EvidenceError(f"--artifact names {model}@{name}, not a version of the catalog", field="--artifact")
     return checks
