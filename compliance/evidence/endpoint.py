@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compliance.errors import EvidenceError, UsageError
+from compliance.evidence.tables import check_column_list
 
 if TYPE_CHECKING:
     import httpx
@@ -72,10 +73,7 @@ class Endpoint:
             )
         if not self.model_name or "/" in self.model_name:
             raise UsageError(f"{self.model_name!r} is not a model name", field="--model-name")
-        if not self.features or any(not name for name in self.features):
-            raise UsageError("give one or more feature columns, comma-separated", field="--features")
-        if len(set(self.features)) != len(self.features):
-            raise UsageError("a feature column is listed twice", field="--features")
+        check_column_list(self.features, "feature", "--features")
         if self.batch_size < 1:
             raise UsageError("the batch size must be 1 or more rows", field="--batch-size")
         if not (self.timeout > 0 and np.isfinite(self.timeout)):

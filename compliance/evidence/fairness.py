@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from compliance.errors import EvidenceError, UsageError
 from compliance.evidence.formats import RFC3339_TIME, tool
+from compliance.evidence.tables import check_column_list
 
 if TYPE_CHECKING:
     from compliance.evidence.endpoint import Endpoint
@@ -82,10 +83,7 @@ class FairnessRequest:
 def _check_request(request: FairnessRequest) -> None:
     if (request.prediction is None) == (request.score is None):
         raise UsageError("give exactly one of --prediction COL and --score COL", field="--prediction/--score")
-    if not request.sensitive or any(not name for name in request.sensitive):
-        raise UsageError("give one or more sensitive columns, comma-separated", field="--sensitive")
-    if len(set(request.sensitive)) != len(request.sensitive):
-        raise UsageError("a sensitive column is listed twice", field="--sensitive")
+    check_column_list(request.sensitive, "sensitive", "--sensitive")
     if request.bootstrap < 0:
         raise UsageError("the number of resamples must be 0 (no intervals) or more", field="--bootstrap")
     if not np.isfinite(request.threshold):

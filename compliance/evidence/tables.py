@@ -15,10 +15,18 @@ from compliance.errors import EvidenceError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SampledTable", "read_table", "sample_table"]
+__all__ = ["SampledTable", "check_column_list", "read_table", "sample_table"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CHUNK_ROWS = 100_000
+
+
+def check_column_list(names: Sequence[str], what: str, flag: str) -> None:
+    """UsageError unless ``names`` (a comma-separated flag, split) holds one or more distinct, non-empty columns."""
+    if not names or any(not name for name in names):
+        raise UsageError(f"give one or more {what} columns, comma-separated", field=flag)
+    if len(set(names)) != len(names):
+        raise UsageError(f"a {what} column is listed twice", field=flag)
 
 
 def _read_error(path: Path, exc: Exception) -> Exception:
