@@ -252,6 +252,8 @@ BAD: list[tuple[str, str | None, list[str], str]] = [
     ("nan-sensitive", "y,p,g\n1,1,a\n0,0,\n", ["--prediction", "p"], "g: missing value"),
     ("threshold-without-score", GOOD, ["--prediction", "p", "--threshold", "0.3"], "--threshold"),
     ("bad-bootstrap", GOOD, ["--prediction", "p", "--bootstrap", "-1"], "--bootstrap"),
+    ("repeated-sensitive", GOOD, ["--prediction", "p", "--sensitive", "g,g"], "--sensitive: a sensitive column is"),
+    ("empty-sensitive", GOOD, ["--prediction", "p", "--sensitive", "g,"], "--sensitive: give one or more sensitive"),
 ]
 
 
